@@ -1,0 +1,10 @@
+"""strokect: stroke lesion segmentation, volumetry and reporting from head CT."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("strokect")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

@@ -1,0 +1,1 @@
+"""The `strokect` command line: thin shells over public functions."""
