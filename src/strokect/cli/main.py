@@ -51,7 +51,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
         format="%(message)s" if not debug else "%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    warnings.showwarning = _showwarning
 
 
 USER_ERRORS = (
@@ -68,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (used by the console script and by tests)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="strokect", standalone_mode=False)
+        with warnings.catch_warnings():  # restores the caller's warning state afterwards
+            warnings.simplefilter("default")
+            warnings.showwarning = _showwarning
+            cli.main(args=argv, prog_name="strokect", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.ClickException as exc:

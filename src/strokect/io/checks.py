@@ -38,22 +38,29 @@ def require_4d(volume: Volume, *, name: str = "image", min_frames: int = 2) -> V
 
 
 def looks_unsigned_ct(array: np.ndarray) -> bool:
-    """True when values look like raw unsigned CT numbers (air near 0, bone/brain > 1000).
+    """True when values look like raw unsigned CT numbers rather than Hounsfield units.
 
-    A CT in HU has air near -1000. Raw stored values of scanners that omit the rescale
-    intercept have air near 0 and brain near 1024-1064.
+    Rule (documented in ``docs/io.md``): no value below 0, the 99th percentile above 1000, and at
+    least 10 % of voxels between 900 and 1200. A head CT in HU has air near -1000 HU and soft
+    tissue at 0-80 HU; raw stored values of a scanner whose rescale intercept was dropped have
+    air near 0 and soft tissue/brain near 1000-1100 (HU + 1024).
     """
-    sample = array[..., ::2, ::2] if array.size > 2_000_000 else array
-    lo, hi = np.percentile(sample, [1, 99])
-    return bool(lo >= -50 and hi > 1000 and np.min(sample) >= 0)
+    sample = np.asarray(array[..., ::2, ::2] if array.size > 2_000_000 else array)
+    if sample.size == 0 or np.min(sample) < 0:
+        return False
+    if np.percentile(sample, 99) <= 1000:
+        return False
+    soft_tissue = np.count_nonzero((sample >= 900) & (sample <= 1200))
+    return bool(soft_tissue >= 0.1 * sample.size)
 
 
 def ensure_hu(volume: Volume, *, name: str = "CT", policy: str = "convert") -> Volume:
     """Make sure a CT volume is in Hounsfield units.
 
-    A volume whose values look like unsigned raw CT numbers (no value below 0, air near 0,
-    tissue above 1000) is either shifted by -1024 HU with a warning (``policy="convert"``,
-    the default) or refused (``policy="refuse"``). A volume already in HU is returned unchanged.
+    A volume whose values look like unsigned raw CT numbers (see `looks_unsigned_ct`) is either
+    shifted by -1024 HU with a warning (``policy="convert"``, the default; the result is float32
+    and ``metadata["hu_offset_applied"] = -1024``) or refused with `InputError`
+    (``policy="refuse"``). A volume already in HU is returned unchanged (the same object).
     """
     if policy not in ("convert", "refuse"):
         raise ValueError(f"policy must be 'convert' or 'refuse'; got {policy!r}")

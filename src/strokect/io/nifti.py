@@ -107,7 +107,10 @@ def _load_data(image, name: str) -> np.ndarray:
         dataobj = image.dataobj
         slope, inter = getattr(dataobj, "slope", 1.0), getattr(dataobj, "inter", 0.0)
         scaled = not (slope in (None, 1.0) and inter in (None, 0.0))
-        data = np.asanyarray(dataobj) if scaled else np.asarray(dataobj.get_unscaled())
+        if scaled or not hasattr(dataobj, "get_unscaled"):  # in-memory images hold an ndarray
+            data = np.asarray(dataobj)
+        else:  # keep the stored integer type (nibabel would otherwise return float64)
+            data = np.asarray(dataobj.get_unscaled())
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise InputError(f"{name}: truncated or corrupt compressed file ({exc})") from None
     except (OSError, ValueError) as exc:
@@ -152,14 +155,28 @@ def read_nifti(path: str | Path) -> Volume:
     volume = nifti_to_volume(image, metadata={"source": path.name}, name=str(path))
     side = _sidecar(path)
     if volume.is_4d and side.is_file():
-        try:
-            meta = json.loads(side.read_text())
-        except (OSError, json.JSONDecodeError):
-            meta = {}
-        times = meta.get("time_s", meta.get("FrameTimesStart"))
-        if isinstance(times, list) and len(times) == volume.n_frames:
+        times = _sidecar_times(side)
+        if times is not None and len(times) == volume.n_frames:
             volume.time_s = np.asarray(times, dtype=float)
+        elif times is not None:
+            warn(
+                f"{side}: lists {len(times)} frame times for {volume.n_frames} frames; "
+                "using the header's frame interval instead"
+            )
     return volume
+
+
+def _sidecar_times(side: Path) -> list | None:
+    """Frame times from a JSON sidecar (``time_s`` or BIDS ``FrameTimesStart``), if any."""
+    try:
+        meta = json.loads(side.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        warn(f"{side}: JSON sidecar is not readable; ignored")
+        return None
+    if not isinstance(meta, dict):
+        return None
+    times = meta.get("time_s", meta.get("FrameTimesStart"))
+    return times if isinstance(times, list) else None
 
 
 def volume_to_nifti(volume: Volume):
@@ -205,9 +222,11 @@ def _compatible_source_header(volume: Volume):
         warnings.simplefilter("ignore")
         affine_lps = _LPS_TO_RAS @ resolve_affine(header)
     spacing = _zooms(affine_lps)[::-1]
+    direction = affine_lps[:3, :3] / _zooms(affine_lps)[None, :]
     if not (
         np.allclose(spacing, volume.spacing_mm, atol=1e-4)
         and np.allclose(affine_lps[:3, 3], volume.origin, atol=1e-3)
+        and np.allclose(direction, volume.direction, atol=1e-5)
     ):
         return None
     return header
@@ -216,7 +235,8 @@ def _compatible_source_header(volume: Volume):
 def write_nifti(volume: Volume, path: str | Path) -> Path:
     """Write ``volume`` to ``path`` (``.nii`` or ``.nii.gz``) atomically; returns the path.
 
-    A 4D volume with non-uniform frame times also gets a JSON sidecar with ``time_s``.
+    A 4D volume whose frame times are not ``k * pixdim[4]`` (non-uniform, or not starting at 0 s)
+    also gets a JSON sidecar (same name, ``.json``) with ``time_s``; `read_nifti` reads it back.
     """
     from strokect.io.atomic import atomic_output
 
@@ -224,7 +244,30 @@ def write_nifti(volume: Volume, path: str | Path) -> Path:
     image = volume_to_nifti(volume)
     with atomic_output(path) as tmp:
         nib.save(image, str(tmp))
-    if volume.is_4d and volume.n_frames > 1 and np.ptp(np.diff(volume.time_s)) > 1e-3:
-        with atomic_output(_sidecar(path)) as tmp:
-            tmp.write_text(json.dumps({"time_s": [float(t) for t in volume.time_s]}, indent=1))
+    if volume.is_4d and not _times_match_header(volume.time_s, image.header):
+        _write_sidecar_times(_sidecar(path), volume.time_s)
     return path
+
+
+def _times_match_header(time_s: np.ndarray, header) -> bool:
+    """True when ``pixdim[4]`` (and a start at 0 s) reproduces ``time_s`` to 1 ms."""
+    zooms = header.get_zooms()
+    dt = float(zooms[3]) if len(zooms) > 3 else 0.0
+    dt *= _TIME_UNIT_TO_S.get(header.get_xyzt_units()[1], 1.0)
+    return dt > 0 and np.allclose(time_s, np.arange(time_s.size) * dt, atol=1e-3)
+
+
+def _write_sidecar_times(side: Path, time_s: np.ndarray) -> None:
+    """Write ``time_s`` into the JSON sidecar, keeping other keys of an existing sidecar."""
+    from strokect.io.atomic import atomic_output
+
+    meta: dict = {}
+    if side.is_file():
+        try:
+            loaded = json.loads(side.read_text())
+            meta = loaded if isinstance(loaded, dict) else {}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            meta = {}
+    meta["time_s"] = [float(t) for t in time_s]
+    with atomic_output(side) as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))

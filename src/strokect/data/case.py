@@ -1,0 +1,152 @@
+"""`Case` and `Dataset`: what every dataset layout reader returns.
+
+A case is one set of co-acquired images of one patient (an ISLES 2018 slab, an ISLES 2024 subject,
+a manifest ``case_id``). Paths only: nothing is read until `Case.load` is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strokect.io.volume import Volume
+
+
+@dataclass
+class Case:
+    """One case of a dataset.
+
+    Attributes
+    ----------
+    case_id
+        Unique within its dataset (``case_1``, ``sub-stroke0001``, a manifest id).
+    patient_id
+        The patient the case belongs to; several cases (e.g. ISLES 2018 slabs) may share one.
+        Splits must be made per patient. A challenge pseudonym, never a real identifier.
+    images
+        Image role (``ncct``, ``ct``, ``ctp``, ``cbf``...) -> path of an existing file.
+    masks
+        Mask role (``core``, ``infarct``, ``lesion``...) -> path of an existing file.
+    missing
+        Roles (image or mask) the layout expects for this case but whose file is absent.
+    slab
+        Slab letter when one patient was split into several cases (ISLES 2018), else None.
+    layout
+        Name of the layout the case was read from (``isles2018``, ``isles2024``, ``manifest``).
+    split
+        Split named by the layout itself (``train`` / ``test`` folders), else None.
+    native_names
+        Role -> the layout's own name for it (``mtt`` -> ``CT_MTT``), for messages.
+    """
+
+    case_id: str
+    patient_id: str
+    images: dict[str, Path] = field(default_factory=dict)
+    masks: dict[str, Path] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    slab: str | None = None
+    layout: str = ""
+    split: str | None = None
+    native_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def roles(self) -> list[str]:
+        """Image roles then mask roles that are present."""
+        return [*self.images, *self.masks]
+
+    def path(self, role: str) -> Path:
+        """Path of an image or mask role.
+
+        Mask roles may also be given as ``mask_<role>``; ``mask`` alone means the only mask.
+
+        Raises
+        ------
+        KeyError
+            When the role is absent, naming the roles present (and saying if it is missing).
+        """
+        if role in self.images:
+            return self.images[role]
+        if role in self.masks:
+            return self.masks[role]
+        if role.startswith("mask_") and role[5:] in self.masks:
+            return self.masks[role[5:]]
+        if role == "mask" and len(self.masks) == 1:
+            return next(iter(self.masks.values()))
+        why = " (expected but missing)" if role in self.missing else ""
+        raise KeyError(
+            f"case {self.case_id}: no role {role!r}{why}; present: {', '.join(self.roles) or 'none'}"
+        )
+
+    def load(self, role: str, **read_options) -> Volume:
+        """Read one role with `strokect.io.read_volume` (options are passed through)."""
+        from strokect.io.readwrite import read_volume
+
+        volume = read_volume(self.path(role), **read_options)
+        volume.metadata.setdefault("role", role)
+        return volume
+
+    def load_all(
+        self, roles: Iterable[str] | None = None, *, check_geometry: bool = True
+    ) -> dict[str, Volume]:
+        """Read several roles (default: all present); refuse disagreeing geometries.
+
+        Only 3D volumes and the spatial grid of 4D ones are compared, with
+        `strokect.io.check_same_geometry` (which raises `InputError` naming the mismatch).
+        """
+        from strokect.io.checks import check_same_geometry
+
+        volumes = {role: self.load(role) for role in (roles if roles is not None else self.roles)}
+        if check_geometry:
+            check_same_geometry(volumes)
+        return volumes
+
+
+@dataclass
+class Dataset:
+    """A dataset root read by one layout reader: its layout name and its cases."""
+
+    layout: str
+    root: Path
+    cases: list[Case] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Case]:
+        return iter(self.cases)
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def __getitem__(self, case_id: str) -> Case:
+        for case in self.cases:
+            if case.case_id == case_id:
+                return case
+        raise KeyError(f"no case {case_id!r} in {self.root}")
+
+    @property
+    def case_ids(self) -> list[str]:
+        return [c.case_id for c in self.cases]
+
+    def patients(self) -> dict[str, list[Case]]:
+        """Patient id -> its cases, in dataset order."""
+        out: dict[str, list[Case]] = {}
+        for case in self.cases:
+            out.setdefault(case.patient_id, []).append(case)
+        return out
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders ``case_2`` before ``case_10``."""
+    import re
+
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
+
+
+def mark_missing(cases: list[Case], expected: Iterable[str] = ()) -> None:
+    """Fill each case's ``missing`` with the roles in ``expected`` or in any other case but absent.
+
+    A role some cases of a dataset have and others lack is reported as missing for the latter.
+    """
+    wanted = list(dict.fromkeys([*expected, *(r for c in cases for r in c.roles)]))
+    for case in cases:
+        present = set(case.roles)
+        case.missing = [r for r in dict.fromkeys([*case.missing, *wanted]) if r not in present]
