@@ -1,0 +1,1 @@
+"""Preprocessing: HU windows, brain / intracranial / CSF masks, symmetry, registration, resampling."""
