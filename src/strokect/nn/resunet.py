@@ -1,0 +1,160 @@
+"""Asymmetric residual encoder-decoder (the ``clerigues`` network).
+
+Clèrigues A, Valverde S, Bernal J, Freixenet J, Oliver A, Lladó X. "Acute ischemic stroke lesion core
+segmentation in CT perfusion images using fully convolutional neural networks." Computers in Biology
+and Medicine 115 (2019) 103487, section 3.2 and Fig. 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from monai.networks.blocks import Convolution
+from torch import nn
+
+from strokect.nn.mc_dropout import MCDropout
+
+__all__ = ["AsymmetricResUNet"]
+
+
+class _ResBlock(nn.Module):
+    """``n_convs`` conv-norm-PReLU layers with a short residual connection (1x1 conv if needed)."""
+
+    def __init__(self, spatial_dims: int, in_ch: int, out_ch: int, n_convs: int) -> None:
+        super().__init__()
+        layers = []
+        for i in range(n_convs):
+            layers.append(
+                Convolution(
+                    spatial_dims,
+                    in_ch if i == 0 else out_ch,
+                    out_ch,
+                    kernel_size=3,
+                    act="PRELU",
+                    norm="BATCH",
+                )
+            )
+        self.convs = nn.Sequential(*layers)
+        self.shortcut: nn.Module = (
+            nn.Identity()
+            if in_ch == out_ch
+            else Convolution(spatial_dims, in_ch, out_ch, kernel_size=1, conv_only=True)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.convs(x) + self.shortcut(x)
+
+
+class AsymmetricResUNet(nn.Module):
+    """2D (or 3D) asymmetric residual encoder-decoder of Clèrigues et al., CBM 2019 (Fig. 2).
+
+    ``n_levels`` resolution levels with ``base_filters`` doubled per level (5 levels, 8 filters:
+    a 64x64 patch gives a 128-map latent space of 4x4). Encoder residual blocks have two
+    convolutions, decoder blocks one (the asymmetry). Short residual connections inside every
+    block; long residual connections add each encoder level to the upsampled decoder features
+    (summation, not concatenation). Down-sampling: 2x2 convolutions with stride 2; up-sampling:
+    2x2 transposed convolutions with stride 2. :class:`~strokect.nn.mc_dropout.MCDropout` layers
+    (rate ``dropout``) follow the blocks of the ``n_dropout_levels`` deepest levels, encoder and
+    decoder; they can stay active at prediction for Monte-Carlo uncertainty filtering.
+
+    Parameters
+    ----------
+    in_channels : int
+        Input channels (10 for CT + 4 maps + their symmetric copies).
+    out_channels : int
+        Classes; the network returns logits of shape ``(B, out_channels, H, W)``.
+    spatial_dims : int
+        2 (the paper) or 3.
+    base_filters, n_levels, dropout, n_dropout_levels
+        Architecture options (paper: 8, 5, 0.1, 2).
+
+    Input spatial sizes must be divisible by ``2 ** (n_levels - 1)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int = 2,
+        *,
+        spatial_dims: int = 2,
+        base_filters: int = 8,
+        n_levels: int = 5,
+        dropout: float = 0.1,
+        n_dropout_levels: int = 2,
+    ) -> None:
+        super().__init__()
+        if n_levels < 2:
+            raise ValueError(f"n_levels must be >= 2; got {n_levels}")
+        filters = [base_filters * 2**i for i in range(n_levels)]
+        self.n_levels = n_levels
+        self.stem = Convolution(
+            spatial_dims, in_channels, filters[0], kernel_size=3, conv_only=True
+        )
+
+        def _drop(level: int) -> nn.Module:
+            deep = level >= n_levels - n_dropout_levels
+            return MCDropout(dropout) if deep and dropout > 0 else nn.Identity()
+
+        self.encoders = nn.ModuleList([_ResBlock(spatial_dims, f, f, n_convs=2) for f in filters])
+        self.enc_drop = nn.ModuleList([_drop(i) for i in range(n_levels)])
+        self.downs = nn.ModuleList(
+            [_down(spatial_dims, filters[i], filters[i + 1]) for i in range(n_levels - 1)]
+        )
+        self.ups = nn.ModuleList(
+            [_up(spatial_dims, filters[i + 1], filters[i]) for i in range(n_levels - 1)]
+        )
+        self.decoders = nn.ModuleList(
+            [
+                _ResBlock(spatial_dims, filters[i], filters[i], n_convs=1)
+                for i in range(n_levels - 1)
+            ]
+        )
+        self.dec_drop = nn.ModuleList([_drop(i) for i in range(n_levels - 1)])
+        self.head = Convolution(
+            spatial_dims, filters[0], out_channels, kernel_size=1, conv_only=True
+        )
+        self.divisor = 2 ** (n_levels - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, out_channels, *spatial)`` for input ``(B, in_channels, *spatial)``."""
+        _check_divisible(x.shape[2:], self.divisor)
+        h = self.stem(x)
+        skips = []
+        for level in range(self.n_levels):
+            h = self.enc_drop[level](self.encoders[level](h))
+            if level < self.n_levels - 1:
+                skips.append(h)
+                h = self.downs[level](h)
+        for level in reversed(range(self.n_levels - 1)):
+            h = self.ups[level](h) + skips[level]  # long residual connection
+            h = self.dec_drop[level](self.decoders[level](h))
+        return self.head(h)
+
+
+def _down(spatial_dims: int, in_ch: int, out_ch: int) -> nn.Module:
+    return Convolution(
+        spatial_dims, in_ch, out_ch, strides=2, kernel_size=2, act="PRELU", norm="BATCH", padding=0
+    )
+
+
+def _up(spatial_dims: int, in_ch: int, out_ch: int) -> nn.Module:
+    return Convolution(
+        spatial_dims,
+        in_ch,
+        out_ch,
+        strides=2,
+        kernel_size=2,
+        act="PRELU",
+        norm="BATCH",
+        is_transposed=True,
+        padding=0,
+        output_padding=0,
+    )
+
+
+def _check_divisible(shape: Sequence[int], divisor: int) -> None:
+    if any(int(s) % divisor for s in shape):
+        raise ValueError(
+            f"input spatial shape {tuple(int(s) for s in shape)} must be divisible by {divisor}"
+        )
