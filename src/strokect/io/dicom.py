@@ -211,15 +211,19 @@ def _grid_for(headers: list[SliceHeader], *, label: str):
     return grid, notes
 
 
-def _to_grid(stack: np.ndarray, grid) -> np.ndarray:
+def _to_grid(stack: np.ndarray, grid, *, modality: str) -> np.ndarray:
+    """The stack on ``grid``; voxels outside every input slice get air (CT: at most -1024 HU)."""
     if not grid.needs_resampling:
         return _compact(stack)
-    return resample_stack(stack, grid, fill_value=float(stack.min()))
+    fill = float(stack.min())
+    if modality == "CT":
+        fill = min(fill, -1024.0)
+    return resample_stack(stack, grid, fill_value=fill)
 
 
 def _read_3d(headers: list[SliceHeader], *, info: SeriesInfo, label: str) -> Volume:
     grid, notes = _grid_for(headers, label=label)
-    array = _to_grid(_stack(headers), grid)
+    array = _to_grid(_stack(headers), grid, modality=info.modality)
     return Volume(
         array=array,
         spacing_mm=grid.spacing_mm,
@@ -242,7 +246,10 @@ def _read_4d(
                 )
     grid, notes = _grid_for(first_frame, label=label)
     logger.info("%s: %d frames x %d slices", label, len(frames), len(first_frame))
-    arrays = [_to_grid(_stack([headers[i] for i in frame]), grid) for frame in frames]
+    arrays = [
+        _to_grid(_stack([headers[i] for i in frame]), grid, modality=info.modality)
+        for frame in frames
+    ]
     array = np.stack(arrays)
     if array.dtype != np.int16:
         array = array.astype(np.float32)

@@ -1,0 +1,297 @@
+"""Tests of the DICOM reader: synthetic series written here with pydicom, plus the real scans."""
+
+from __future__ import annotations
+
+import random
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from strokect.errors import InputError, StrokectWarning
+from strokect.io import read_volume
+from strokect.io.dicom import list_dicom_series, read_dicom
+from strokect.io.dicom_frames import unwrap_midnight
+
+# ----------------------------------------------------------------------------- synthetic writer
+ROW = np.array([1.0, 0.0, 0.0])
+COL = np.array([0.0, 1.0, 0.0])
+
+
+def _tm(seconds: float) -> str:
+    seconds = seconds % 86400.0
+    h, rem = divmod(seconds, 3600.0)
+    m, s = divmod(rem, 60.0)
+    return f"{int(h):02d}{int(m):02d}{s:09.6f}"
+
+
+def write_slice(
+    path: Path,
+    raw: np.ndarray,
+    *,
+    position,
+    series_uid: str,
+    row=ROW,
+    col=COL,
+    spacing=(0.5, 0.5),
+    slope=1.0,
+    intercept=-1024.0,
+    series_number=3,
+    acquisition_number=None,
+    time_s=None,
+    instance=1,
+    description="synthetic",
+) -> None:
+    """One CT slice (explicit VR little endian, signed 16 bit) with the given geometry."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientName = "Doe^Jane"
+    ds.PatientID = "PID-778899"
+    ds.Modality = "CT"
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesNumber = series_number
+    ds.SeriesDescription = description
+    ds.InstanceNumber = instance
+    ds.ImagePositionPatient = [f"{v:.6f}" for v in position]
+    ds.ImageOrientationPatient = [f"{v:.8f}" for v in (*row, *col)]
+    ds.PixelSpacing = [str(spacing[0]), str(spacing[1])]
+    ds.SliceThickness = "1"
+    ds.RescaleSlope = repr(float(slope))
+    ds.RescaleIntercept = repr(float(intercept))
+    if acquisition_number is not None:
+        ds.AcquisitionNumber = acquisition_number
+    if time_s is not None:
+        ds.AcquisitionTime = _tm(time_s)
+    ds.Rows, ds.Columns = raw.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1
+    ds.PixelData = raw.astype("<i2").tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def write_4d_series(folder: Path, *, n_pos=6, n_t=5, size=16, t0_s=43200.0, dt_s=2.0, seed=0):
+    """``n_pos`` positions x ``n_t`` time points, files in shuffled order; HU = 10 t + pos + j."""
+    folder.mkdir(parents=True, exist_ok=True)
+    uid = generate_uid()
+    jj = np.broadcast_to(np.arange(size), (size, size))
+    jobs = [(t, k) for t in range(n_t) for k in range(n_pos)]
+    random.Random(seed).shuffle(jobs)
+    for n, (t, k) in enumerate(jobs):
+        hu = 10 * t + k + jj
+        write_slice(
+            folder / f"img{n:03d}.dcm",
+            (hu + 1024).astype(np.int16),
+            position=(-4.0, -4.0, 10.0 + 5.0 * k),
+            series_uid=uid,
+            acquisition_number=t + 1,
+            time_s=t0_s + dt_s * t,
+            instance=n + 1,
+        )
+    return uid
+
+
+def write_3d_series(folder: Path, z_mm, values, *, row=ROW, col=COL, step_col_mm=0.0, **kw):
+    """Axial slices at ``z_mm`` (world z), each filled from ``values(k, position)``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    uid = kw.pop("series_uid", generate_uid())
+    for k, z in enumerate(z_mm):
+        position = np.array([-8.0, -8.0, z]) + step_col_mm * k * np.asarray(col)
+        write_slice(
+            folder / f"s{k:03d}.dcm",
+            values(k, position),
+            position=position,
+            series_uid=uid,
+            row=row,
+            col=col,
+            instance=k + 1,
+            **kw,
+        )
+    return uid
+
+
+# ----------------------------------------------------------------------------- 4D
+def test_4d_series_grouped_into_frames_not_stacked(tmp_path):
+    write_4d_series(tmp_path / "ctp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StrokectWarning)
+        vol = read_volume(tmp_path / "ctp")
+    assert vol.array.shape == (5, 6, 16, 16)
+    np.testing.assert_allclose(vol.time_s, [0.0, 2.0, 4.0, 6.0, 8.0])
+    t, k, j = np.meshgrid(np.arange(5), np.arange(6), np.arange(16), indexing="ij")
+    expected = 10 * t + k + j
+    np.testing.assert_array_equal(vol.array[:, :, 7, :], expected)
+    assert vol.spacing_mm == (5.0, 0.5, 0.5)
+    np.testing.assert_allclose(vol.origin, (-4.0, -4.0, 10.0))
+    np.testing.assert_allclose(vol.direction, np.eye(3))
+    np.testing.assert_allclose(vol.index_to_world([5, 2, 3]), (-2.5, -3.0, 35.0))
+    assert vol.metadata["n_frames"] == 5
+    # SimpleITK's series reader stacks the 30 files into one 3D volume: the bug we avoid.
+    import SimpleITK as sitk
+
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(tmp_path / "ctp")))
+    stacked = reader.Execute()
+    assert stacked.GetDimension() == 3 and stacked.GetSize()[2] == 30
+
+
+def test_4d_times_only_and_midnight_crossing(tmp_path):
+    folder = tmp_path / "ctp"
+    write_4d_series(folder, n_pos=3, n_t=4, size=8, t0_s=86400.0 - 3.0, dt_s=2.0)
+    for f in folder.iterdir():  # group by time alone
+        ds = pydicom.dcmread(f)
+        del ds.AcquisitionNumber
+        ds.save_as(f)
+    vol = read_dicom(folder)
+    assert vol.array.shape == (4, 3, 8, 8)
+    np.testing.assert_allclose(vol.time_s, [0.0, 2.0, 4.0, 6.0], atol=1e-4)
+    assert vol.array[3, 2, 0, 0] == 32
+    assert vol.metadata["time_source"] == "AcquisitionTime"
+
+
+def test_unwrap_midnight():
+    np.testing.assert_allclose(unwrap_midnight([86398.0, 86399.5, 1.0]), [86398, 86399.5, 86401])
+    np.testing.assert_allclose(unwrap_midnight([100.0, 50.0]), [100.0, 50.0])
+
+
+def test_4d_frames_with_different_positions_refused(tmp_path):
+    folder = tmp_path / "ctp"
+    write_4d_series(folder, n_pos=4, n_t=3, size=8)
+    victim = next(f for f in sorted(folder.iterdir()) if pydicom.dcmread(f).AcquisitionNumber == 2)
+    victim.unlink()
+    with pytest.raises(InputError, match="different position sets"):
+        read_dicom(folder)
+
+
+def test_list_series_guesses_frames(tmp_path):
+    write_4d_series(tmp_path / "ctp", n_pos=6, n_t=5, size=8)
+    (tmp_path / "ctp" / "LICENSE.txt").write_text("not dicom")
+    (info,) = list_dicom_series(tmp_path)
+    assert (info.n_files, info.n_positions, info.n_frames_guess) == (30, 6, 5)
+    assert (info.rows, info.cols, info.number, info.modality) == (8, 8, 3, "CT")
+    assert info.uid not in repr(info)
+
+
+# ----------------------------------------------------------------------------- 3D synthetic
+@pytest.mark.parametrize(
+    ("slope", "intercept", "dtype"),
+    [(1.0, -1024.0, np.int16), (2.0, -1000.0, np.int16), (0.5, -1024.0, np.float32)],
+)
+def test_rescale_applied(tmp_path, slope, intercept, dtype):
+    raw = np.arange(64, dtype=np.int16).reshape(8, 8) + 1000
+    # slices written in reverse z order on purpose: the reader must sort by position
+    write_3d_series(
+        tmp_path, [6.0, 3.0, 0.0], lambda k, p: raw + k, slope=slope, intercept=intercept
+    )
+    vol = read_dicom(tmp_path)
+    assert vol.array.dtype == dtype
+    assert vol.spacing_mm == (3.0, 0.5, 0.5)
+    np.testing.assert_allclose(vol.origin, (-8.0, -8.0, 0.0))
+    for z_index, k in enumerate([2, 1, 0]):
+        np.testing.assert_allclose(vol.array[z_index], (raw + k) * slope + intercept)
+
+
+def _world_linear(position, row, col, shape=(40, 10), spacing=(0.5, 0.5)):
+    """HU a linear function of world position, 2 x + 3 y + 5 z, rounded to 1/4 HU."""
+    ii, jj = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    world = position + jj[..., None] * spacing[1] * row + ii[..., None] * spacing[0] * col
+    hu = world @ np.array([2.0, 3.0, 5.0])
+    return np.round(hu * 4) / 4
+
+
+def test_irregular_spacing_resampled_to_median_step(tmp_path):
+    z_mm = [0.0, 2.0, 4.0, 8.0, 10.0, 12.0]  # steps 2, 2, 4, 2, 2 -> median 2
+    write_3d_series(tmp_path, z_mm, lambda k, p: np.full((4, 4), 1024 + 10 * z_mm[k]))
+    with pytest.warns(StrokectWarning, match="irregular slice spacing"):
+        vol = read_dicom(tmp_path)
+    assert vol.array.shape == (7, 4, 4)
+    assert vol.spacing_mm[0] == pytest.approx(2.0)
+    np.testing.assert_allclose(vol.array[:, 0, 0], [0, 20, 40, 60, 80, 100, 120], atol=1e-4)
+
+
+def test_gantry_tilt_corrected_to_true_world_positions(tmp_path):
+    tilt = np.radians(20.0)
+    col = np.array([0.0, np.cos(tilt), -np.sin(tilt)])
+    normal = np.cross(ROW, col)
+    z_mm = [0.0, 3.0, 6.0, 12.0, 15.0]  # table positions (world z), irregular too
+
+    positions = []
+
+    def values(k, position):
+        positions.append(position)
+        return np.round(_world_linear(position, ROW, col) + 1024).astype(np.int16)
+
+    write_3d_series(tmp_path, z_mm, values, col=col, intercept=-1024.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vol = read_dicom(tmp_path)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "gantry tilt of 20.0 degrees" in messages and "irregular" in messages
+    np.testing.assert_allclose(vol.direction[:, 2], normal, atol=1e-6)
+    np.testing.assert_allclose(vol.direction[:, 1], col, atol=1e-6)
+    # oracle: voxels whose world position projects inside every input slice (and between the
+    # first and last slice planes) must hold the linear function of that world position
+    zyx = np.argwhere(np.ones(vol.spatial_shape, bool))
+    world = vol.index_to_world(zyx)
+    inside = np.ones(len(zyx), bool)
+    for p in positions:
+        i = (world - p) @ col / 0.5
+        j = (world - p) @ ROW / 0.5
+        inside &= (i >= 0) & (i <= 39) & (j >= 0) & (j <= 9)
+    dist = world @ normal
+    inside &= (dist >= positions[0] @ normal - 1e-6) & (dist <= positions[-1] @ normal + 1e-6)
+    assert inside.sum() > 200
+    expected = world[inside] @ np.array([2.0, 3.0, 5.0])
+    got = vol.array[tuple(zyx[inside].T)]
+    np.testing.assert_allclose(got, expected, atol=0.75)  # written values rounded to 1 HU
+    assert vol.array.min() == pytest.approx(-1024.0)  # outside the slices: air
+
+
+# ----------------------------------------------------------------------------- series selection
+def test_several_series_listed_and_selectable(tmp_path):
+    uid_a = write_3d_series(tmp_path / "a", [0.0, 1.0], lambda k, p: np.zeros((4, 4)) + 1024)
+    uid_b = write_3d_series(
+        tmp_path / "b", [0.0, 1.0, 2.0], lambda k, p: np.zeros((6, 6)) + 1100, series_number=7
+    )
+    with pytest.raises(InputError) as err:
+        read_dicom(tmp_path)
+    message = str(err.value)
+    assert "2 DICOM series" in message and "series=" in message
+    assert "[0] #3 'synthetic' CT, 2 files, 4x4" in message
+    assert "[1] #7 'synthetic' CT, 3 files, 6x6" in message
+    assert read_dicom(tmp_path, series="7").array.shape == (3, 6, 6)
+    assert read_dicom(tmp_path, series="#0").array.shape == (2, 4, 4)
+    assert read_dicom(tmp_path, series=1).array[0, 0, 0] == 76
+    assert read_dicom(tmp_path, series=uid_a).array.shape == (2, 4, 4)
+    assert read_volume(tmp_path, series=uid_b).array.shape == (3, 6, 6)
+    with pytest.raises(InputError, match="no DICOM series matches"):
+        read_dicom(tmp_path, series="nope")
+    with pytest.raises(InputError, match="out of range"):
+        read_dicom(tmp_path, series="#5")
+
+
+def test_not_dicom_and_empty_folders(tmp_path):
+    with pytest.raises(InputError, match="no DICOM image"):
+        read_dicom(tmp_path)
+    (tmp_path / "LICENSE.txt").write_text("Open Database License")
+    (tmp_path / "DICOMDIR").write_bytes(b"\0" * 200)
+    with pytest.raises(InputError, match="no DICOM image"):
+        read_volume(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        read_dicom(tmp_path / "missing")
+    with pytest.raises(InputError, match="expected a folder"):
+        read_dicom(tmp_path / "LICENSE.txt")
+    write_3d_series(tmp_path / "s", [0.0, 2.0], lambda k, p: np.zeros((4, 4)) + 1024)
+    assert read_dicom(tmp_path).array.shape == (2, 4, 4)  # the txt and DICOMDIR are ignored
