@@ -15,8 +15,9 @@ from typing import Any
 from strokect.data import detect_layout, load_dataset
 from strokect.data.case import Case, Dataset
 
-#: SeriesInfo attributes shown for a multi-series DICOM folder (no patient data among them).
-SERIES_FIELDS = ("index", "number", "description", "modality", "n_files", "rows", "cols", "uid")
+#: SeriesInfo attributes shown for a multi-series DICOM folder (no patient data; no UID, which
+#: may embed acquisition dates).
+SERIES_FIELDS = ("index", "number", "description", "modality", "n_files", "rows", "cols")
 
 
 def describe_path(path: str | Path, *, series: str | None = None) -> dict[str, Any]:

@@ -20,7 +20,8 @@ def volume_to_sitk(volume: Volume) -> sitk.Image:
         image.SetOrigin(volume.origin)
         image.SetDirection(tuple(volume.direction.ravel()))
         return image
-    image = sitk.GetImageFromArray(volume.array)
+    # GetImageFromArray would read a 4D array as a 3D image of vectors: join 3D frames instead
+    image = sitk.JoinSeries([sitk.GetImageFromArray(frame) for frame in volume.array])
     dt = float(np.median(np.diff(volume.time_s))) if volume.n_frames > 1 else 1.0
     image.SetSpacing((*(float(s) for s in volume.spacing_mm[::-1]), max(dt, 1e-6)))
     image.SetOrigin((*volume.origin, float(volume.time_s[0])))
@@ -33,6 +34,11 @@ def volume_to_sitk(volume: Volume) -> sitk.Image:
 def sitk_to_volume(image: sitk.Image, *, time_s=None, metadata=None) -> Volume:
     """A `Volume` from a 3D or 4D SimpleITK image (the fourth axis, if any, is time)."""
     dim = image.GetDimension()
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise ValueError(
+            f"a {image.GetNumberOfComponentsPerPixel()}-component (vector/RGB) image; "
+            "strokect needs scalar images"
+        )
     array = sitk.GetArrayFromImage(image)
     if dim == 3:
         return Volume(

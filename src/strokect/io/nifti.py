@@ -200,7 +200,7 @@ def volume_to_nifti(volume: Volume):
             image.header["pixdim"][4:] = 0.0 if header["dim"][0] > 3 else header["pixdim"][4:]
         return image
     affine = volume.affine_ras()
-    image = nib.Nifti1Image(data, affine)
+    image = nib.Nifti1Image(data, affine, dtype=data.dtype)  # explicit: int64 is allowed
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
     if volume.is_4d:

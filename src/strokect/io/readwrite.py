@@ -84,10 +84,12 @@ def _read_itk(path: Path) -> Volume:
         raise InputError(
             f"{path}: a multi-component (vector/RGB) image; strokect needs scalar images"
         )
-    volume = Volume.from_sitk(
-        image, metadata={"format": _suffix(path).lstrip("."), "source": path.name}
-    )
-    return volume
+    try:
+        return Volume.from_sitk(
+            image, metadata={"format": _suffix(path).lstrip("."), "source": path.name}
+        )
+    except ValueError as exc:  # e.g. a 2D image
+        raise InputError(f"{path}: {exc}") from None
 
 
 def check_finite(volume: Volume, *, name: str = "image") -> None:
