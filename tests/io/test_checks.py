@@ -30,7 +30,7 @@ def _nifti(path, data, affine=None):
 
 def _head_ct_hu(shape=(4, 32, 32)) -> np.ndarray:
     """Air at -1000 HU, a 'head' disc of brain at 35 HU with a 1 px skull at 1200 HU."""
-    z, y, x = np.indices(shape)
+    _, y, x = np.indices(shape)
     r = np.hypot(y - shape[1] / 2, x - shape[2] / 2)
     ct = np.full(shape, -1000, np.int16)
     ct[r < 13] = 1200
@@ -45,7 +45,7 @@ def test_missing_file(tmp_path):
 
 def test_empty_file_unreadable(tmp_path):
     (tmp_path / "empty.nii").write_bytes(b"")
-    with pytest.raises(InputError, match="empty.nii: not a readable NIfTI"):
+    with pytest.raises(InputError, match=r"empty\.nii: not a readable NIfTI"):
         read_volume(tmp_path / "empty.nii")
 
 
@@ -61,7 +61,7 @@ def test_truncated_gzip(tmp_path):
     path = _nifti(tmp_path / "a.nii.gz", np.random.default_rng(0).normal(size=(32, 32, 16)))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match="a.nii.gz: truncated or corrupt"):
+    with pytest.raises(InputError, match=r"a\.nii\.gz: truncated or corrupt"):
         read_volume(path)
 
 
@@ -69,7 +69,7 @@ def test_truncated_plain_nifti(tmp_path):
     path = _nifti(tmp_path / "a.nii", np.ones((16, 16, 8), np.float32))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 100])
-    with pytest.raises(InputError, match="a.nii: .*truncated"):
+    with pytest.raises(InputError, match=r"a\.nii: .*truncated"):
         read_volume(path)
 
 
@@ -133,7 +133,7 @@ def test_hu_ct_left_alone(array):
 
 def test_require_3d_refuses_2d_and_4d():
     single = Volume(np.zeros((1, 8, 8)), spacing_mm=(1, 1, 1))
-    with pytest.raises(InputError, match="a 2D image .* where a 3D volume is needed"):
+    with pytest.raises(InputError, match=r"a 2D image .* where a 3D volume is needed"):
         require_3d(single, name="ncct")
     series = Volume(np.zeros((3, 2, 8, 8)), spacing_mm=(1, 1, 1), time_s=[0, 1, 2])
     with pytest.raises(InputError, match="ncct: a 4D series \\(3 frames\\)"):
@@ -151,10 +151,10 @@ def test_require_4d_refuses_3d_and_bad_times():
 
 def test_2d_files_refused_on_read(tmp_path):
     _nifti(tmp_path / "slice.nii.gz", np.zeros((8, 8), np.int16))
-    with pytest.raises(InputError, match="slice.nii.gz: a 2D image"):
+    with pytest.raises(InputError, match=r"slice\.nii\.gz: a 2D image"):
         read_volume(tmp_path / "slice.nii.gz")
     sitk.WriteImage(sitk.Image(8, 8, sitk.sitkInt16), str(tmp_path / "slice.mha"))
-    with pytest.raises(InputError, match="slice.mha: a 2D image"):
+    with pytest.raises(InputError, match=r"slice\.mha: a 2D image"):
         read_volume(tmp_path / "slice.mha")
 
 
