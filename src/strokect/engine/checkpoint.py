@@ -1,0 +1,223 @@
+"""strokect checkpoints: ``state_dict``s + resolved config + method name + version, never pickles.
+
+A checkpoint is a dict saved with ``torch.save``::
+
+    {"format": "strokect-checkpoint", "format_version": 1, "kind": "model" | "training",
+     "method": "clerigues", "strokect_version": "0.1.0", "config": {...resolved config...},
+     "state_dicts": {"net": {...}}, "extra": {...method.extra...}, "metrics": {...},
+     # kind == "training" (last.pt) only:
+     "optimizers": {...}, "schedulers": {...}, "scaler": {...} or None,
+     "rng": [per-rank RNG states], "loop": {...loop counters, early-stop state, history...}}
+
+It is always read with ``torch.load(..., weights_only=True)``: a file holding pickled Python
+objects (a whole model, a custom class) is refused, as is any torch file without the format tag
+or made by another method.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from strokect import __version__
+from strokect.errors import InputError
+from strokect.io.atomic import atomic_output
+from strokect.methods.base import Method, config_from_dict, config_to_dict
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "find_model_checkpoints",
+    "load_checkpoint",
+    "load_model",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "strokect-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def save_checkpoint(
+    path: str | Path,
+    method: Method,
+    networks: Mapping[str, nn.Module],
+    *,
+    kind: str = "model",
+    metrics: Mapping[str, float] | None = None,
+    training_state: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint atomically (a crash never leaves a half-written file).
+
+    Parameters
+    ----------
+    path : path
+        Output ``.pt`` file.
+    method : Method
+        Supplies ``name``, ``config`` and ``extra``.
+    networks : mapping of str to nn.Module
+        Networks whose ``state_dict`` is stored (unwrap DDP first).
+    kind : {"model", "training"}
+        ``"training"`` checkpoints also hold ``training_state`` (optimizers, RNG, loop).
+    metrics : mapping, optional
+        Validation metrics of these weights (informative).
+    training_state : mapping, optional
+        Extra top-level entries for a training checkpoint.
+    """
+    if kind not in ("model", "training"):
+        raise ValueError(f"kind must be 'model' or 'training', got {kind!r}")
+    payload: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "kind": kind,
+        "method": method.name,
+        "strokect_version": __version__,
+        "config": config_to_dict(method.config),
+        "state_dicts": {name: net.state_dict() for name, net in networks.items()},
+        "extra": dict(method.extra),
+        "metrics": dict(metrics or {}),
+    }
+    if training_state:
+        payload.update(training_state)
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def _method_name(method: str | type[Method] | Method | None) -> str | None:
+    if method is None or isinstance(method, str):
+        return method
+    return method.name
+
+
+def load_checkpoint(
+    path: str | Path, *, method: str | type[Method] | Method | None = None
+) -> dict[str, Any]:
+    """Read and validate a strokect checkpoint (``weights_only=True``, tensors on the CPU).
+
+    Parameters
+    ----------
+    path : path
+        The ``.pt`` file.
+    method : str, Method subclass or instance, optional
+        When given, a checkpoint made by another method is refused.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    InputError
+        Not a torch file, a file with pickled objects (e.g. a whole model), a torch file that is
+        not a strokect checkpoint, a newer format version, or another method's checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
+            raise InputError(
+                f"refusing checkpoint {path}: it contains pickled Python objects (e.g. a whole "
+                "model); strokect loads only state_dict checkpoints"
+            ) from None
+        raise InputError(f"not a strokect checkpoint: {path} (not a torch file)") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError):
+        raise InputError(f"not a strokect checkpoint: {path} (not a torch file)") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"not a strokect checkpoint: {path} (no {CHECKPOINT_FORMAT!r} tag)")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise InputError(
+            f"checkpoint {path} has format version {version!r}; this strokect reads up to "
+            f"{CHECKPOINT_VERSION} (upgrade strokect)"
+        )
+    for key in ("method", "config", "state_dicts"):
+        if key not in data:
+            raise InputError(f"checkpoint {path} is incomplete: missing {key!r}")
+    expected = _method_name(method)
+    if expected is not None and data["method"] != expected:
+        raise InputError(
+            f"checkpoint {path} was made by method {data['method']!r}, not {expected!r}"
+        )
+    return data
+
+
+def restore_method(data: Mapping[str, Any], method_cls: type[Method]) -> Method:
+    """A `Method` instance with the checkpoint's resolved config and ``extra``."""
+    config = config_from_dict(method_cls.config_cls, data["config"], source="checkpoint config")
+    method = method_cls(config)
+    method.extra = dict(data.get("extra") or {})
+    return method
+
+
+def load_model(
+    path: str | Path,
+    *,
+    method: str | type[Method] | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[Method, dict[str, nn.Module]]:
+    """Rebuild a method and its networks (eval mode, on ``device``) from a checkpoint.
+
+    Parameters
+    ----------
+    path : path
+        A checkpoint written by :func:`strokect.engine.fit` (``model.pt``, ``best.pt``, ``last.pt``).
+    method : str or Method subclass, optional
+        Expected method; a class is used directly (e.g. a method not in the registry), a name is
+        looked up in `strokect.methods.registry`. Default: the name stored in the checkpoint.
+
+    Returns
+    -------
+    method : Method
+        Configured with the checkpoint's resolved config and ``extra``.
+    networks : dict of str to nn.Module
+        With the stored weights loaded strictly.
+    """
+    data = load_checkpoint(path, method=method)
+    if isinstance(method, type):
+        method_cls = method
+    else:
+        from strokect.methods.registry import get_method_class
+
+        method_cls = get_method_class(data["method"])
+    restored = restore_method(data, method_cls)
+    networks = restored.build_networks()
+    missing = sorted(set(networks) ^ set(data["state_dicts"]))
+    if missing:
+        raise InputError(
+            f"checkpoint {path} does not match method {restored.name!r}: networks {missing}"
+        )
+    for name, net in networks.items():
+        try:
+            net.load_state_dict(data["state_dicts"][name])
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise InputError(
+                f"checkpoint {path}: weights of {name!r} do not fit: {first}"
+            ) from None
+        net.to(device).eval()
+    return restored, networks
+
+
+def find_model_checkpoints(run: str | Path) -> list[Path]:
+    """The final model checkpoints of a run: ``run`` itself if a file, else ``model.pt`` files.
+
+    A run folder of ``strokect train`` holds ``fold_*/model.pt`` (one per fold, the ensemble) or a
+    single ``model.pt``.
+    """
+    run = Path(run)
+    if run.is_file():
+        return [run]
+    if not run.is_dir():
+        raise FileNotFoundError(f"no checkpoint or run folder at {run}")
+    found = sorted(run.glob("fold_*/model.pt")) or sorted(run.glob("model.pt"))
+    if not found:
+        raise InputError(f"run folder {run} holds no model.pt (training not finished?)")
+    return found
