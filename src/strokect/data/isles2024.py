@@ -12,8 +12,9 @@
 Roles: files from ``rawdata`` keep their suffix as role (``ncct``, ``cta``, ``ctp``, ``cbf``,
 ``cbv``, ``mtt``, ``tmax``, ``dwi``, ``adc``); ``space-ncct`` derivatives get ``_ncct`` appended
 (``cbf_ncct``...: registered to the NCCT grid, the grid of the mask). The lesion mask (final infarct
-on follow-up DWI) is the mask role ``infarct``. Sessions are told apart by their folder, so
-``ses-0001``/``ses-01`` both work; the session of the ``ncct`` is the acute one.
+on follow-up DWI) is the mask role ``infarct``. Files are found anywhere below
+``rawdata/sub-<id>`` and ``derivatives/sub-<id>`` by their name's last ``_<suffix>``, so session
+labels (``ses-0001``, ``ses-01``) are not interpreted; two files giving one role are refused.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def is_isles2024(root: str | Path) -> bool:
     return any(p.is_dir() for top in ("rawdata", "derivatives") for p in (root / top).glob("sub-*"))
 
 
-def _role_of(stem: str, *, derivative: bool) -> tuple[str, str] | None:
+def _role_of(stem: str) -> tuple[str, str] | None:
     """(kind, role) for a file stem; kind is "image" or "mask"; None for unknown files."""
     suffix = stem.rsplit("_", 1)[-1].lower()
     if suffix in _MASK_SUFFIXES:
@@ -52,12 +53,12 @@ def _role_of(stem: str, *, derivative: bool) -> tuple[str, str] | None:
     return "image", suffix
 
 
-def _add_files(case: Case, subject_dir: Path, *, derivative: bool) -> None:
+def _add_files(case: Case, subject_dir: Path) -> None:
     for path in sorted(subject_dir.rglob("*.nii*"), key=lambda p: natural_key(str(p))):
         match = _NIFTI.match(path.name)
         if not match or not path.is_file():
             continue
-        found = _role_of(match.group("stem"), derivative=derivative)
+        found = _role_of(match.group("stem"))
         if found is None:
             warn(f"{path}: not a known ISLES 2024 file name; ignored")
             continue
@@ -80,7 +81,7 @@ def read_isles2024(root: str | Path) -> Dataset:
     if not is_isles2024(root):
         raise InputError(f"{root}: no ISLES 2024 rawdata/sub-* or derivatives/sub-* folders found")
     subjects: dict[str, Case] = {}
-    for top, derivative in (("rawdata", False), ("derivatives", True)):
+    for top in ("rawdata", "derivatives"):
         for subject_dir in sorted((root / top).glob("sub-*"), key=lambda p: natural_key(p.name)):
             if not subject_dir.is_dir():
                 continue
@@ -88,7 +89,7 @@ def read_isles2024(root: str | Path) -> Dataset:
                 subject_dir.name,
                 Case(case_id=subject_dir.name, patient_id=subject_dir.name, layout=LAYOUT),
             )
-            _add_files(case, subject_dir, derivative=derivative)
+            _add_files(case, subject_dir)
     cases = sorted(subjects.values(), key=lambda c: natural_key(c.case_id))
     mark_missing(cases, EXPECTED_IMAGES)
     return Dataset(layout=LAYOUT, root=root, cases=cases)
