@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import re
+import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -11,6 +16,7 @@ import pydicom
 import pytest
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from scipy import ndimage
 
 from strokect.errors import InputError, StrokectWarning
 from strokect.io import read_volume
@@ -295,3 +301,123 @@ def test_not_dicom_and_empty_folders(tmp_path):
         read_dicom(tmp_path / "LICENSE.txt")
     write_3d_series(tmp_path / "s", [0.0, 2.0], lambda k, p: np.zeros((4, 4)) + 1024)
     assert read_dicom(tmp_path).array.shape == (2, 4, 4)  # the txt and DICOMDIR are ignored
+
+
+# ----------------------------------------------------------------------------- real scans
+def _head_landmarks(vol):
+    """Centroid, min and max corner (LPS world mm) of the largest region above -300 HU (the head)."""
+    labels, _ = ndimage.label(np.asarray(vol.array) > -300)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    mask = labels == sizes.argmax()
+    centroid = vol.index_to_world(np.array(ndimage.center_of_mass(mask)))
+    edge = vol.index_to_world(np.argwhere(mask & ~ndimage.binary_erosion(mask)))
+    return centroid, edge.min(0), edge.max(0)
+
+
+def _dcm2niix(folder: Path, out: Path) -> list[Path]:
+    exe = shutil.which("dcm2niix") or str(Path(sys.executable).with_name("dcm2niix"))
+    if not Path(exe).exists():
+        pytest.skip("dcm2niix binary not installed")
+    out.mkdir()
+    cmd = [exe, "-z", "n", "-b", "n", "-f", "out", "-o", str(out), str(folder)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    return sorted(out.glob("*.nii"))
+
+
+@pytest.mark.realdata
+def test_gantry_tilt_series_matches_dcm2niix(gantry_tilt_dir, tmp_path):
+    with pytest.warns(StrokectWarning) as caught:
+        ours = read_volume(gantry_tilt_dir)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "gantry tilt of 18.5 degrees" in messages and "irregular slice spacing" in messages
+    # orthogonal grid whose slice axis is the image-plane normal, uniform median step
+    np.testing.assert_allclose(ours.direction.T @ ours.direction, np.eye(3), atol=1e-6)
+    tilt = np.radians(18.5)
+    np.testing.assert_allclose(ours.direction[:, 2], [0, np.sin(tilt), np.cos(tilt)], atol=2e-3)
+    assert ours.spacing_mm == pytest.approx((4.0019, 0.48828, 0.48828), abs=1e-3)
+    assert ours.metadata["gantry_tilt_corrected_deg"] == pytest.approx(18.5, abs=0.1)
+
+    niftis = _dcm2niix(gantry_tilt_dir, tmp_path / "d2n")
+    tilt_corrected = read_volume(next(p for p in niftis if "Tilt" in p.name))
+    uncorrected = read_volume(
+        next(p for p in niftis if "Tilt" not in p.name and "Eq" not in p.name)
+    )
+    voxel_mm = max(ours.spacing_mm)  # 1 voxel: the coarsest axis (4 mm)
+    head = _head_landmarks(ours)
+    reference = _head_landmarks(tilt_corrected)
+    for ours_mm, reference_mm in zip(head, reference):  # centroid, min corner, max corner
+        np.testing.assert_allclose(ours_mm, reference_mm, atol=voxel_mm)
+    # the check is sensitive: the stack without tilt/spacing correction is far off in z
+    assert abs(_head_landmarks(uncorrected)[0][2] - head[0][2]) > 3 * voxel_mm
+
+
+@pytest.mark.realdata
+def test_aisd_ncct_hounsfield_and_spacing(aisd_ct_dir):
+    vol = read_volume(aisd_ct_dir)
+    assert vol.array.shape == (17, 512, 512) and vol.array.dtype == np.int16
+    assert vol.spacing_mm == pytest.approx((8.0, 0.4375, 0.4375))
+    np.testing.assert_allclose(vol.direction, np.eye(3))
+    np.testing.assert_allclose(vol.origin, (-111.78125, -309.78125, 6.16))
+    assert -1024 <= np.median(vol.array[:, :20, :20]) <= -950  # air
+    for k in range(8, 13):  # central brain, mid-cranium slices
+        assert 20 <= np.median(vol.array[k, 216:296, 216:296]) <= 50
+    assert vol.metadata["modality"] == "CT" and vol.metadata["source"] == "dicom"
+
+
+@pytest.mark.realdata
+def test_aisd_two_series_in_one_folder(aisd_ct_dir, tmp_path):
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for path in [*aisd_ct_dir.glob("*.dcm"), *aisd_ct_dir.parent.joinpath("DWI").glob("*.dcm")]:
+        shutil.copy(path, mixed / path.name)
+    infos = list_dicom_series(mixed)
+    assert [(i.number, i.modality, i.n_files, i.rows) for i in infos] == [
+        (2, "CT", 17, 512),
+        (9, "MR", 18, 160),
+    ]
+    with pytest.raises(InputError, match="holds 2 DICOM series") as err:
+        read_volume(mixed)
+    assert "#2 'Head 8.0 J30s 3' CT, 17 files, 512x512" in str(err.value)
+    assert "#9 'ep2d_diff_3scan_trace_p2_TRACEW' MR, 18 files, 160x160" in str(err.value)
+    assert read_volume(mixed, series="9").array.shape == (18, 160, 160)
+    assert read_volume(mixed, series="#0").array.shape == (17, 512, 512)
+
+
+_IDENTIFYING = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientAge", "PatientSex",
+    "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "StudyTime", "SeriesTime",
+    "AcquisitionTime", "ContentTime", "AccessionNumber", "InstitutionName", "StudyID",
+    "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID",
+    "DeviceSerialNumber",
+)  # fmt: skip
+
+
+@pytest.mark.realdata
+def test_no_patient_identifiers_leak(aisd_ct_dir, tmp_path, caplog):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom: an over-long SH value in this file
+        header = pydicom.dcmread(next(aisd_ct_dir.glob("*.dcm")), stop_before_pixels=True)
+        values = {k: str(header.get(k, "")).strip() for k in _IDENTIFYING}
+    values = {k: v for k, v in values.items() if v not in ("", "None", "Unknown")}
+    assert {"PatientAge", "PatientSex", "StudyDate", "PatientID"} <= set(values)  # kept by AISD
+    neutral = tmp_path / "case"  # a folder name free of identifiers, since errors echo the path
+    shutil.copytree(aisd_ct_dir, neutral / "CT")
+    shutil.copytree(aisd_ct_dir.parent / "DWI", neutral / "DWI")
+    with caplog.at_level(logging.DEBUG), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vol = read_volume(neutral / "CT")
+        listing = list_dicom_series(neutral)
+        with pytest.raises(InputError) as err:
+            read_volume(neutral)
+    blob = "\n".join(
+        [repr(vol), repr(vol.metadata), repr(listing), str(err.value), caplog.text]
+        + [str(w.message) for w in caught]
+    )
+    assert "reading DICOM series #2" in caplog.text  # the log was captured
+    for key, value in values.items():
+        if len(value) >= 3:
+            assert value not in blob, key
+        else:  # short codes such as sex 'F': as a separate token
+            assert not re.search(rf"(?<![\w.]){re.escape(value)}(?![\w.])", blob), key
+    assert not any("patient" in str(k).lower() or "date" in str(k).lower() for k in vol.metadata)
