@@ -1,0 +1,248 @@
+"""From a raw 4D CTP `Volume` to CBF, CBV, MTT, Tmax and TTP maps.
+
+Units and constants (Østergaard et al., MRM 1996; Konstas et al., AJNR 2009):
+``CBF = kH / rho * max_t k(t) * 6000`` in mL/100 g/min (``k`` in 1/s from `deconvolve`),
+``CBV = kH / rho * 100 * ∫C_t / ∫C_a`` in mL/100 g, ``MTT = CBV / CBF * 60`` in s,
+``Tmax`` = time of the residue maximum (s), ``TTP`` = time of the tissue curve maximum after the
+first frame (s). ``rho = 1.04 g/mL`` (brain density), ``kH = (1 - 0.45) / (1 - 0.25) = 0.73``
+(large-vessel vs. capillary hematocrit).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from strokect.errors import InputError, warn
+from strokect.io import ensure_hu, require_4d
+from strokect.io.volume import Volume
+from strokect.perfusion.aif import InputFunction, aif_from_mask, select_aif, select_vof
+from strokect.perfusion.deconvolution import (
+    DEFAULT_OSCILLATION_LIMIT,
+    DEFAULT_OSVD_THRESHOLDS,
+    METHODS,
+    deconvolve,
+    peak_and_time,
+)
+from strokect.perfusion.preprocess import (
+    brain_mask_from_baseline,
+    detect_baseline_frames,
+    motion_correct,
+    resample_curves,
+    smooth_spatial,
+    uniform_time_grid,
+)
+
+log = logging.getLogger(__name__)
+
+TISSUE_DENSITY_G_PER_ML = 1.04
+HEMATOCRIT_FACTOR = (1 - 0.45) / (1 - 0.25)
+MAP_NAMES = ("cbf", "cbv", "mtt", "tmax", "ttp")
+
+
+@dataclass(frozen=True)
+class PerfusionConfig:
+    """Options of `compute_perfusion_maps` (defaults in brackets in the field comments)."""
+
+    method: str = "osvd"  # ssvd | bcsvd | osvd
+    svd_threshold: float | None = None  # ssvd 0.2, bcsvd 0.1 (fraction of largest singular value)
+    osvd_thresholds: tuple[float, ...] = DEFAULT_OSVD_THRESHOLDS
+    oscillation_limit: float = DEFAULT_OSCILLATION_LIMIT
+    n_baseline: int | None = None  # None: detected from the brain-average curve
+    dt_s: float | None = None  # uniform grid step; None: median frame step
+    motion_correction: bool = False
+    motion_in_plane: bool = False
+    smoothing_sigma_mm: float = 0.0  # in-plane Gaussian on every frame
+    brain_window_hu: tuple[float, float] = (0.0, 100.0)
+    csf_max_hu: float = 15.0  # baseline HU at or below -> CSF, excluded from the readout mask
+    aif_n_voxels: int = 5
+    aif_candidate_percentile: float = 95.0
+    vof_scaling: bool = False  # scale the AIF so that its area equals the VOF's
+    min_frames: int = 8
+    tissue_density_g_per_ml: float = TISSUE_DENSITY_G_PER_ML
+    hematocrit_factor: float = HEMATOCRIT_FACTOR
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InputError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PerfusionResult:
+    """Maps (3D `Volume`s on the input grid), masks, input functions and what was used."""
+
+    maps: dict[str, Volume]
+    brain_mask: Volume
+    tissue_mask: Volume  # brain without CSF, for the readout
+    aif: InputFunction
+    vof: InputFunction | None
+    aif_scale: float
+    n_baseline: int
+    dt_s: float
+    config: PerfusionConfig
+    info: dict = field(default_factory=dict)
+
+
+def _as_mask(mask, ref: Volume, name: str) -> np.ndarray:
+    arr = mask.array if isinstance(mask, Volume) else np.asarray(mask)
+    if arr.shape != ref.spatial_shape:
+        raise InputError(
+            f"{name}: shape {arr.shape} does not match the CTP grid {ref.spatial_shape}"
+        )
+    return arr > 0
+
+
+def _prepare(ctp: Volume, cfg: PerfusionConfig, brain_mask):
+    """Baseline, masks and (optionally smoothed, float32) series."""
+    arr = ctp.array.astype(np.float32, copy=False)
+    rough = (
+        _as_mask(brain_mask, ctp, "brain_mask")
+        if brain_mask is not None
+        else brain_mask_from_baseline(arr[0], window_hu=cfg.brain_window_hu)
+    )
+    global_curve = arr.reshape(arr.shape[0], -1)[:, np.flatnonzero(rough)].mean(axis=1)
+    nb = cfg.n_baseline or detect_baseline_frames(global_curve)
+    if not 1 <= nb < arr.shape[0] - 2:
+        raise InputError(f"n_baseline must be between 1 and {arr.shape[0] - 3}; got {nb}")
+    baseline = arr[:nb].mean(axis=0)
+    brain = (
+        rough
+        if brain_mask is not None
+        else brain_mask_from_baseline(baseline, window_hu=cfg.brain_window_hu)
+    )
+    if cfg.smoothing_sigma_mm > 0:
+        arr = smooth_spatial(arr, cfg.smoothing_sigma_mm, ctp.spacing_mm)
+        baseline = arr[:nb].mean(axis=0)
+    return arr, baseline, brain, nb
+
+
+def compute_perfusion_maps(
+    ctp: Volume,
+    *,
+    config: PerfusionConfig | None = None,
+    aif_mask: Volume | np.ndarray | None = None,
+    brain_mask: Volume | np.ndarray | None = None,
+) -> PerfusionResult:
+    """CBF, CBV, MTT, Tmax, TTP from a 4D CTP series in HU.
+
+    Parameters
+    ----------
+    ctp : Volume
+        4D ``(t, z, y, x)`` series in HU with ``time_s`` (strictly increasing; may be non-uniform:
+        curves are resampled linearly to a uniform grid before deconvolution).
+    config : PerfusionConfig, optional
+    aif_mask : Volume or (z, y, x) array, optional
+        Voxels whose mean curve is the AIF; default: automatic selection.
+    brain_mask : Volume or (z, y, x) array, optional
+        Default: HU window on the baseline, largest component, holes filled.
+
+    Returns
+    -------
+    PerfusionResult
+        ``maps[name]`` 3D float32 Volumes on the input grid, 0 outside the brain.
+    """
+    cfg = config or PerfusionConfig()
+    require_4d(ctp, name="CTP", min_frames=cfg.min_frames)
+    ctp = ensure_hu(ctp, name="CTP")
+    if cfg.motion_correction:
+        ctp = motion_correct(ctp, in_plane=cfg.motion_in_plane)
+    arr, baseline, brain, nb = _prepare(ctp, cfg, brain_mask)
+    region = ndimage.binary_dilation(brain, structure=np.ones((1, 3, 3), bool), iterations=3)
+    if aif_mask is not None:
+        region |= _as_mask(aif_mask, ctp, "aif_mask")
+    flat = np.flatnonzero(region)
+    curves = arr.reshape(arr.shape[0], -1)[:, flat] - baseline.ravel()[flat][None]
+    grid = uniform_time_grid(ctp.time_s, dt_s=cfg.dt_s)
+    dt = float(grid[1] - grid[0])
+    curves = resample_curves(curves, ctp.time_s, grid)
+    in_brain = brain.ravel()[flat]
+    aif, vof, scale = _input_functions(curves, flat, grid, ctp, in_brain, aif_mask, cfg)
+    tissue = curves[:, in_brain]
+    maps = _maps_from_curves(tissue, aif.curve * scale, grid, cfg)
+    ref = ctp.frame(0)
+    brain_idx = flat[in_brain]
+    out = {}
+    for name, values in maps.items():
+        full = np.zeros(ref.spatial_shape, np.float32)
+        full.ravel()[brain_idx] = values
+        out[name] = ref.with_array(full, map=name)
+    tissue_mask = brain & (baseline > cfg.csf_max_hu)
+    log.info(
+        "perfusion maps: %d brain voxels, method %s, AIF at %s",
+        brain_idx.size,
+        cfg.method,
+        np.round(aif.location_zyx, 1).tolist(),
+    )
+    return PerfusionResult(
+        maps=out,
+        brain_mask=ref.with_array(brain.astype(np.uint8)),
+        tissue_mask=ref.with_array(tissue_mask.astype(np.uint8)),
+        aif=aif,
+        vof=vof,
+        aif_scale=scale,
+        n_baseline=nb,
+        dt_s=dt,
+        config=cfg,
+    )
+
+
+def _input_functions(curves, flat, grid, ctp, in_brain, aif_mask, cfg):
+    if aif_mask is not None:
+        aif = aif_from_mask(curves, flat, grid, ctp, _as_mask(aif_mask, ctp, "aif_mask"))
+    else:
+        aif = select_aif(
+            curves[:, in_brain],
+            flat[in_brain],
+            grid,
+            ctp,
+            n_voxels=cfg.aif_n_voxels,
+            candidate_percentile=cfg.aif_candidate_percentile,
+        )
+    try:
+        vof = select_vof(curves, flat, grid, ctp, aif, n_voxels=cfg.aif_n_voxels)
+    except InputError as exc:
+        if cfg.vof_scaling:
+            raise
+        log.debug("no VOF: %s", exc)
+        vof = None
+    scale = 1.0
+    if cfg.vof_scaling and vof is not None:
+        scale = vof.area() / max(aif.area(), 1e-9)
+        if scale < 1.0:
+            warn(f"VOF area is smaller than the AIF area (ratio {scale:.2f}); AIF left unscaled")
+            scale = 1.0
+    return aif, vof, scale
+
+
+def _maps_from_curves(tissue: np.ndarray, aif: np.ndarray, grid: np.ndarray, cfg) -> dict:
+    """Per-voxel map values from ``(G, M)`` tissue curves and a ``(G,)`` AIF."""
+    dt = float(grid[1] - grid[0])
+    summ = deconvolve(
+        tissue,
+        aif,
+        dt,
+        method=cfg.method,
+        threshold=cfg.svd_threshold,
+        osvd_thresholds=cfg.osvd_thresholds,
+        oscillation_limit=cfg.oscillation_limit,
+    )
+    factor = cfg.hematocrit_factor / cfg.tissue_density_g_per_ml
+    cbf = np.maximum(summ.peak, 0) * factor * 6000.0
+    aif_area = float(np.sum(aif))
+    cbv = np.maximum(tissue.sum(axis=0, dtype=np.float64) / aif_area, 0) * factor * 100.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mtt = np.where(cbf > 1e-3, cbv / cbf * 60.0, 0.0)
+    _, ttp = peak_and_time(tissue, dt, circulant=False)
+    return {
+        "cbf": cbf.astype(np.float32),
+        "cbv": cbv.astype(np.float32),
+        "mtt": mtt.astype(np.float32),
+        "tmax": summ.peak_time_s.astype(np.float32),
+        "ttp": ttp.astype(np.float32),
+    }
