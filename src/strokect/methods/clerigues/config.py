@@ -1,0 +1,95 @@
+"""Configuration of the ``clerigues`` method: the paper's defaults (Clèrigues et al., CBM 2019)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from strokect.errors import InputError
+from strokect.methods.base import MethodConfig
+
+__all__ = ["ALL_MODALITIES", "PERFUSION_MAPS", "CleriguesConfig"]
+
+#: The five inputs of the paper, in channel order.
+ALL_MODALITIES: tuple[str, ...] = ("ct", "cbf", "cbv", "mtt", "tmax")
+#: Perfusion maps whose sum defines the brain mask.
+PERFUSION_MAPS: tuple[str, ...] = ("cbf", "cbv", "mtt", "tmax")
+
+
+@dataclass
+class CleriguesConfig(MethodConfig):
+    """Hyperparameters of ``clerigues`` (paper values unless noted).
+
+    Attributes
+    ----------
+    modalities : tuple of str
+        Input images in channel order, a subset of ``ct, cbf, cbv, mtt, tmax`` holding at least
+        one perfusion map (paper: all five). Stored in every checkpoint.
+    symmetric : bool
+        Add the mirrored copy of every modality (paper: True, 10 channels).
+    patch_size : int
+        Side of the square 2D patches in pixels (paper: 64).
+    patches_per_case : int
+        Training patches per case, half lesion / half healthy (paper: 4000).
+    base_filters, n_levels : int
+        Network width and depth (paper: 8 and 5).
+    dropout : float
+        Rate of the dropout layers of the deepest levels, in training and MC prediction (paper: 0.1).
+    n_dropout_levels : int
+        How many of the deepest levels carry dropout (paper figure: the deepest ones; we use 2).
+    batch_size : int
+        Paper: 64.
+    lr, rho : float
+        Adadelta learning rate and decay (paper: Adadelta with no tuning; torch defaults 1.0, 0.9).
+    elastic_alpha, elastic_gamma : float
+        Elastic deformation of repeated lesion patches (paper: 2.5 and 0.12; see
+        `strokect.data.patches` for our reading of them).
+    mc_passes : int
+        Forward passes with dropout active at prediction (paper: 3).
+    overlap : float
+        Overlap of the prediction patch grid (paper: "a degree of overlap"; ours 0.5).
+    threshold : float
+        Probability threshold T (paper cross-validation result: 0.2).
+    min_size_vox : int
+        S_min: connected components smaller than this many voxels are removed (paper: 200).
+    """
+
+    max_epochs: int = 100
+    patience: int | None = 10
+    modalities: tuple[str, ...] = ALL_MODALITIES
+    symmetric: bool = True
+    patch_size: int = 64
+    patches_per_case: int = 4000
+    base_filters: int = 8
+    n_levels: int = 5
+    dropout: float = 0.1
+    n_dropout_levels: int = 2
+    batch_size: int = 64
+    lr: float = 1.0
+    rho: float = 0.9
+    elastic_alpha: float = 2.5
+    elastic_gamma: float = 0.12
+    mc_passes: int = 3
+    overlap: float = 0.5
+    threshold: float = 0.2
+    min_size_vox: int = 200
+
+    def __post_init__(self) -> None:
+        self.modalities = tuple(str(m).lower() for m in self.modalities)
+        unknown = [m for m in self.modalities if m not in ALL_MODALITIES]
+        if unknown or not self.modalities or len(set(self.modalities)) != len(self.modalities):
+            raise InputError(
+                f"modalities must be distinct names among {', '.join(ALL_MODALITIES)}; "
+                f"got {', '.join(self.modalities) or 'none'}"
+            )
+        if not any(m in PERFUSION_MAPS for m in self.modalities):
+            raise InputError(
+                "modalities need at least one perfusion map (cbf, cbv, mtt, tmax) for the brain mask"
+            )
+        if self.patch_size % 2 ** (self.n_levels - 1):
+            raise InputError(f"patch_size {self.patch_size} must be divisible by 2**(n_levels-1)")
+
+    @property
+    def channels(self) -> list[str]:
+        """Channel names in network input order (modalities, then their ``_sym`` copies)."""
+        sym = [f"{m}_sym" for m in self.modalities] if self.symmetric else []
+        return [*self.modalities, *sym]

@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+import torch
+
+from strokect.engine.checkpoint import load_model
+from strokect.engine.loop import fit
+from strokect.errors import InputError
+from strokect.io import Volume
+from strokect.methods.base import resolve_config
+from strokect.methods.clerigues import (
+    CleriguesConfig,
+    CleriguesMethod,
+    PreparedCase,
+    prepare_volumes,
+)
+
+
+def toy_volumes(seed: int = 0, shape=(3, 64, 64), shift_x: int = 3):
+    """A toy head: ellipse brain (off-centre by ``shift_x``), right-side core with low CBF/CBV."""
+    rng = np.random.default_rng(seed)
+    _z, y, x = np.indices(shape)
+    cy, cx = shape[1] / 2, shape[2] / 2 + shift_x
+    brain = ((y - cy) / 24) ** 2 + ((x - cx) / 20) ** 2 < 1
+    skull = (((y - cy) / 27) ** 2 + ((x - cx) / 23) ** 2 < 1) & ~brain
+    core = ((y - cy - 4) / 7) ** 2 + ((x - cx - 9) / 5) ** 2 < 1
+    ct = np.where(brain, 35.0, -1000.0) + np.where(skull, 1000.0, 0) + rng.normal(0, 2, shape)
+    cbf = np.where(brain, np.where(core, 8.0, 50.0), 0.0) + brain * rng.normal(0, 2, shape)
+    cbv = np.where(brain, np.where(core, 0.8, 4.0), 0.0) + brain * rng.normal(0, 0.2, shape)
+    geo = {"spacing_mm": (5.0, 0.9, 0.9)}
+    vols = {
+        "ct": Volume(ct.astype(np.float32), **geo),
+        "cbf": Volume(cbf.astype(np.float32), **geo),
+        "cbv": Volume(cbv.astype(np.float32), **geo),
+    }
+    return vols, core.astype(np.uint8)
+
+
+def test_prepare_volumes_channels_mask_and_zscore():
+    vols, _ = toy_volumes()
+    image, brain, channels = prepare_volumes(vols, modalities=("ct", "cbf", "cbv"))
+    assert channels == ["ct", "cbf", "cbv", "ct_sym", "cbf_sym", "cbv_sym"]
+    assert image.shape == (6, 3, 64, 64) and image.dtype == np.float32
+    assert np.array_equal(brain.astype(bool), vols["cbf"].array + vols["cbv"].array != 0)
+    for c in range(3):
+        inside = image[c][brain > 0]
+        assert abs(inside.mean()) < 1e-4 and abs(inside.std() - 1) < 1e-3
+        assert not image[c][brain == 0].any()  # skull stripped, zero outside the brain
+    # the mirrored CBF shows the core on the other hemisphere of the (off-centre) head
+    core_side = image[1, 1, 36, 43]
+    assert core_side < -1 and image[4, 1, 36, 43] > 0
+
+
+def test_prepare_refuses_missing_modality():
+    vols, _ = toy_volumes()
+    with pytest.raises(InputError, match="mtt"):
+        prepare_volumes(vols, modalities=("ct", "cbf", "mtt"))
+
+
+def test_config_validation_and_overrides():
+    cfg = resolve_config(
+        CleriguesConfig, overrides=["modalities=ct,cbf,cbv", "patches_per_case=10"]
+    )
+    assert cfg.modalities == ("ct", "cbf", "cbv") and cfg.patches_per_case == 10
+    assert CleriguesMethod(cfg).extra["channels"][3:] == ["ct_sym", "cbf_sym", "cbv_sym"]
+    with pytest.raises(InputError):
+        CleriguesConfig(modalities=("ct",))  # no perfusion map: no brain mask
+    with pytest.raises(InputError):
+        CleriguesConfig(modalities=("ct", "dwi"))
+
+
+def test_fit_few_steps_and_checkpoint_roundtrip(tmp_path):
+    cfg = CleriguesConfig(
+        modalities=("ct", "cbf", "cbv"),
+        patches_per_case=32,
+        batch_size=16,
+        base_filters=4,
+        patch_size=32,
+        max_epochs=2,
+    )
+    cases = []
+    for i in range(3):
+        vols, core = toy_volumes(seed=i)
+        image, brain, channels = prepare_volumes(vols, modalities=cfg.modalities)
+        cases.append(PreparedCase(f"c{i}", image, brain, core, channels))
+    method = CleriguesMethod(cfg)
+    result = fit(
+        method,
+        lambda ctx: method.train_data(cases[:2], ctx),
+        lambda ctx: method.val_data(cases[2:], ctx),
+        out_dir=tmp_path / "run",
+        progress=False,
+    )
+    assert result is not None
+    loaded, nets = load_model(tmp_path / "run" / "model.pt", method="clerigues")
+    assert loaded.extra["channels"] == cases[0].channels
+    assert loaded.config.modalities == ("ct", "cbf", "cbv")
+    x = torch.from_numpy(cases[0].image[:, 1][None, ..., :32, :32].copy())
+    prob = loaded.predictor(nets)(x)
+    assert prob.shape == (1, 1, 32, 32) and float(prob.min()) >= 0 and float(prob.max()) <= 1
