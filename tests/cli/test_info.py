@@ -132,3 +132,26 @@ def test_info_manifest(tmp_path, capsys):
     (tmp_path / "m.csv").write_text("case_id,patient_id,role,path\nc1,P1,pet,a.nii.gz\n")
     assert main(["info", str(tmp_path / "m.csv")]) == 2
     assert "m.csv:2: unknown role 'pet'" in capsys.readouterr().err
+
+
+def test_info_check_reports_disagreeing_grids(tmp_path, capsys):
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 2), np.int16), np.eye(4)), tmp_path / "a.nii.gz")
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 3), np.uint8), np.eye(4)), tmp_path / "m.nii.gz")
+    (tmp_path / "manifest.csv").write_text(
+        "case_id,patient_id,role,path\nc1,P1,ncct,a.nii.gz\nc1,P1,mask,m.nii.gz\n"
+        "c2,P2,ncct,a.nii.gz\n"
+    )
+    assert main(["info", str(tmp_path)]) == 0  # without --check nothing is read
+    capsys.readouterr()
+    assert main(["info", "--check", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert "geometry: ok" in captured.out  # c2
+    assert "geometry: case c1: geometry mismatch: lesion has shape (3, 4, 4)" in captured.out
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("error: 1 case(s) with disagreeing grids; case c1:")
+
+
+@pytest.mark.realdata
+def test_info_check_isles2018(isles2018_root, capsys):
+    assert main(["info", "--check", str(isles2018_root)]) == 0
+    assert capsys.readouterr().out.count("geometry: ok") == 2

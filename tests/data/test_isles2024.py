@@ -52,6 +52,7 @@ def test_unknown_files_warned_and_duplicates_refused(tmp_path):
     with pytest.warns(StrokectWarning, match="not a known ISLES 2024 file name"):
         ds = read_isles2024(tmp_path)
     assert "weird" not in ds["sub-01"].images
+    (tmp_path / "rawdata" / "sub-01" / "ses-0001" / "sub-01_ses-0001_weird.nii.gz").unlink()
     _nii(tmp_path / "rawdata" / "sub-01" / "ses-0003" / "sub-01_ses-0003_ncct.nii.gz")
     with pytest.raises(InputError, match="two files for role 'ncct'"):
         read_isles2024(tmp_path)
@@ -61,3 +62,21 @@ def test_not_isles2024(tmp_path):
     (tmp_path / "rawdata").mkdir()
     with pytest.raises(InputError, match="no ISLES 2024"):
         read_isles2024(tmp_path)
+
+
+def test_grid_groups_separate_ncct_and_ctp_grids(tmp_path):
+    _subject(tmp_path, "sub-01")
+    # raw maps on another (CTP) grid than the NCCT: allowed, they are a separate grid group
+    raw_maps = tmp_path / "rawdata" / "sub-01" / "ses-0001" / "perfusion-maps"
+    for m in ("cbf", "cbv", "mtt", "tmax"):
+        _nii(raw_maps / f"sub-01_ses-0001_{m}.nii.gz", (5, 5, 2))
+    _nii(tmp_path / "rawdata" / "sub-01" / "ses-0001" / "sub-01_ses-0001_ctp.nii.gz", (5, 5, 2, 3))
+    case = read_isles2024(tmp_path)["sub-01"]
+    case.check_geometry()
+    # a mask off the NCCT grid is refused
+    _nii(
+        tmp_path / "derivatives" / "sub-01" / "ses-0002" / "sub-01_ses-0002_lesion-msk.nii.gz",
+        (4, 4, 3),
+    )
+    with pytest.raises(InputError, match="case sub-01: geometry mismatch: infarct has shape"):
+        read_isles2024(tmp_path)["sub-01"].check_geometry()

@@ -87,3 +87,13 @@ def test_missing_manifest(tmp_path):
         read_manifest(tmp_path / "nope.csv")
     with pytest.raises(InputError, match="no manifest CSV"):
         read_manifest(tmp_path)
+
+
+def test_case_with_disagreeing_grids_refused(tmp_path):
+    _nii(tmp_path / "ncct.nii.gz")
+    shifted = nib.Nifti1Image(np.zeros((4, 4, 2), np.uint8), np.diag([1.0, 1.0, 2.5, 1.0]))
+    nib.save(shifted, str(tmp_path / "mask.nii.gz"))
+    ds = read_manifest(_write(tmp_path, "c1,P1,ncct,ncct.nii.gz\nc1,P1,mask,mask.nii.gz\n"))
+    with pytest.raises(InputError, match="case c1: geometry mismatch: lesion and ncct differ"):
+        ds["c1"].check_geometry()
+    assert set(ds["c1"].load_all(check_geometry=False)) == {"ncct", "lesion"}

@@ -30,6 +30,8 @@ def format_dataset(summary: dict) -> list[str]:
         if case["missing"]:
             missing = ", ".join(_role_label(r, native) for r in case["missing"])
             lines.append(f"    missing: {missing}")
+        if "geometry" in case:
+            lines.append(f"    geometry: {case['geometry']}")
     return lines
 
 
@@ -55,15 +57,22 @@ def format_image(summary: dict) -> list[str]:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--series", default=None, help="DICOM series to read: index, SeriesNumber or UID.")
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
-def info(path: Path, series: str | None, as_json: bool) -> None:
+@click.option(
+    "--check", is_flag=True, help="Dataset: read every case and check that its grids agree."
+)
+def info(path: Path, series: str | None, as_json: bool, check: bool) -> None:
     """Describe an image file, a DICOM folder or a dataset root."""
     from strokect.data.describe import describe_path
+    from strokect.errors import InputError
 
-    summary = describe_path(path, series=series)
+    summary = describe_path(path, series=series, check=check)
     if as_json:
         click.echo(json.dumps(summary, indent=1))
-        return
-    formatter = {"dataset": format_dataset, "dicom_series": format_series}.get(
-        summary["kind"], format_image
-    )
-    click.echo("\n".join(formatter(summary)))
+    else:
+        formatter = {"dataset": format_dataset, "dicom_series": format_series}.get(
+            summary["kind"], format_image
+        )
+        click.echo("\n".join(formatter(summary)))
+    if summary.get("n_geometry_errors"):
+        first = next(c["geometry"] for c in summary["cases"] if c["geometry"] != "ok")
+        raise InputError(f"{summary['n_geometry_errors']} case(s) with disagreeing grids; {first}")

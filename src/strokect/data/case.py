@@ -38,6 +38,9 @@ class Case:
         Split named by the layout itself (``train`` / ``test`` folders), else None.
     native_names
         Role -> the layout's own name for it (``mtt`` -> ``CT_MTT``), for messages.
+    grid_groups
+        Roles that must share one grid, group by group (see `check_geometry`); None means all
+        roles of the case share one grid.
     """
 
     case_id: str
@@ -49,6 +52,7 @@ class Case:
     layout: str = ""
     split: str | None = None
     native_names: dict[str, str] = field(default_factory=dict)
+    grid_groups: list[list[str]] | None = None
 
     @property
     def roles(self) -> list[str]:
@@ -98,8 +102,31 @@ class Case:
 
         volumes = {role: self.load(role) for role in (roles if roles is not None else self.roles)}
         if check_geometry:
-            check_same_geometry(volumes)
+            for group in self._groups(volumes):
+                check_same_geometry({role: volumes[role] for role in group})
         return volumes
+
+    def _groups(self, roles: Iterable[str]) -> list[list[str]]:
+        present = list(roles)
+        if self.grid_groups is None:
+            return [present]
+        groups = [[r for r in group if r in present] for group in self.grid_groups]
+        return [g for g in groups if len(g) > 1]
+
+    def check_geometry(self) -> None:
+        """Read every present role and refuse grids that disagree within a grid group.
+
+        Raises
+        ------
+        InputError
+            ``case <id>: geometry mismatch: ...`` naming the two roles.
+        """
+        from strokect.errors import InputError
+
+        try:
+            self.load_all()
+        except InputError as exc:
+            raise InputError(f"case {self.case_id}: {exc}") from None
 
 
 @dataclass

@@ -20,7 +20,9 @@ from strokect.data.case import Case, Dataset
 SERIES_FIELDS = ("index", "number", "description", "modality", "n_files", "rows", "cols")
 
 
-def describe_path(path: str | Path, *, series: str | None = None) -> dict[str, Any]:
+def describe_path(
+    path: str | Path, *, series: str | None = None, check: bool = False
+) -> dict[str, Any]:
     """Describe an image file, a DICOM folder or a dataset root.
 
     Parameters
@@ -30,6 +32,10 @@ def describe_path(path: str | Path, *, series: str | None = None) -> dict[str, A
     series
         For a DICOM folder with several series: which one to read (see
         `strokect.io.read_volume`). Without it such a folder is listed, not read.
+    check
+        For a dataset: read every case and check its grids (`Case.check_geometry`); each case
+        summary then has ``geometry`` (``"ok"`` or the mismatch message) and the result has
+        ``n_geometry_errors``.
 
     Raises
     ------
@@ -42,7 +48,13 @@ def describe_path(path: str | Path, *, series: str | None = None) -> dict[str, A
     if not path.exists():
         raise FileNotFoundError(f"input not found: {path}")
     if detect_layout(path) is not None:
-        return dataset_summary(load_dataset(path))
+        dataset = load_dataset(path)
+        summary = dataset_summary(dataset)
+        if check:
+            for case, entry in zip(dataset, summary["cases"]):
+                entry["geometry"] = _geometry_status(case)
+            summary["n_geometry_errors"] = sum(c["geometry"] != "ok" for c in summary["cases"])
+        return summary
     if path.is_dir() and series is None:
         from strokect.io.dicom import list_dicom_series
 
@@ -58,6 +70,20 @@ def describe_path(path: str | Path, *, series: str | None = None) -> dict[str, A
 
     volume = read_volume(path, series=series, allow_nonfinite=True)
     return {"kind": "image", "path": str(path), **volume_summary(volume)}
+
+
+def _geometry_status(case: Case) -> str:
+    import warnings
+
+    from strokect.errors import InputError, StrokectWarning
+
+    try:
+        with warnings.catch_warnings():  # header notes were already shown by `info FILE`
+            warnings.simplefilter("ignore", StrokectWarning)
+            case.check_geometry()
+    except InputError as exc:
+        return str(exc)
+    return "ok"
 
 
 def _plain(value: Any) -> Any:

@@ -92,4 +92,13 @@ def read_isles2024(root: str | Path) -> Dataset:
             _add_files(case, subject_dir)
     cases = sorted(subjects.values(), key=lambda c: natural_key(c.case_id))
     mark_missing(cases, EXPECTED_IMAGES)
+    for case in cases:
+        case.grid_groups = _grid_groups(case)
     return Dataset(layout=LAYOUT, root=root, cases=cases)
+
+
+def _grid_groups(case: Case) -> list[list[str]]:
+    """NCCT grid (ncct, ``*_ncct`` derivatives, mask), CTP grid (ctp and raw maps), the rest alone."""
+    ncct = ["ncct", *(r for r in case.images if r.endswith("_ncct")), *case.masks]
+    ctp = [r for r in ("ctp", "cbf", "cbv", "mtt", "tmax") if r in case.images]
+    return [ncct, ctp]
