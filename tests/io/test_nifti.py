@@ -178,3 +178,15 @@ def test_int64_array_writes(tmp_path):
     labels = vol.with_array(np.ones(vol.spatial_shape, dtype=np.int64))
     back = read_volume(write_volume(labels, tmp_path / "labels.nii.gz"))
     assert np.array_equal(back.array, labels.array)
+
+
+def test_mask_for_4d_input_is_3d_with_input_geometry(tmp_path):
+    vol = _volume(four_d=True, time_s=np.arange(4) * 2.0)
+    src = write_volume(vol, tmp_path / "ctp.nii.gz")
+    ctp = read_volume(src)
+    mask = ctp.with_array(ctp.array.max(axis=0) > 0)
+    out = write_volume(mask, tmp_path / "mask.nii.gz")
+    written = nib.load(str(out))
+    assert written.header["dim"][0] == 3 and written.shape == (5, 6, 4)
+    _assert_same_header_geometry(written.header, nib.load(str(src)).header)
+    assert read_volume(out).same_geometry(ctp)
