@@ -1,0 +1,238 @@
+"""Procedural head anatomy on the head-frame grid (no data files).
+
+The head is built from an intracranial cavity (a deformed, slightly asymmetric ellipsoid with a
+skull-base floor), distance transforms for the skull (varying thickness, diploe between two
+cortical tables, a foramen magnum), scalp and subcutaneous fat, a subarachnoid CSF layer, a
+cortical grey-matter ribbon folded by random sulci, the interhemispheric and Sylvian fissures,
+lateral/third/fourth ventricles, deep grey nuclei (caudate, lentiform, thalamus), cerebellum,
+brainstem, the main arteries and the superior sagittal sinus. Arterial territories (ACA, MCA, PCA
+per hemisphere) are stored for lesion placement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from strokect.phantom.fields import segment_distance, smooth_field
+from strokect.phantom.geometry import HeadGrid
+
+# internal tissue codes on the head grid
+AIR, GM, WM, CSF, DEEP_GM, CEREBELLUM, ARTERY, BONE, SOFT, FAT, BRAINSTEM, VEIN = range(12)
+#: internal code -> public label (0 outside, 1 GM, 2 WM, 3 CSF, 6 vessel, 7 skull/other)
+PUBLIC_LABEL = np.array([0, 1, 2, 3, 1, 1, 6, 7, 7, 7, 2, 6], dtype=np.uint8)
+PARENCHYMA = (GM, WM, DEEP_GM, CEREBELLUM, BRAINSTEM)
+#: territory codes (L = patient left = +x)
+TERRITORIES = {"ACA_L": 1, "ACA_R": 2, "MCA_L": 3, "MCA_R": 4, "PCA_L": 5, "PCA_R": 6}
+HALF_EXTENT_MM = (88.0, 108.0, 95.0)  # head grid covers +- these (x, y, z)
+
+
+def sample_subject(rng: np.random.Generator) -> dict:
+    """Draw the per-subject anatomical parameters (mm unless stated)."""
+    scale = rng.uniform(0.92, 1.06)
+    return {
+        "cavity_half_axes_mm": [
+            66.0 * scale * rng.uniform(0.96, 1.04),
+            84.0 * scale * rng.uniform(0.96, 1.04),
+            68.0 * scale * rng.uniform(0.96, 1.04),
+        ],
+        "hemisphere_asymmetry": rng.uniform(-0.03, 0.03),
+        "midline_bend_mm": rng.uniform(-2.0, 2.0),
+        "skull_thickness_mm": rng.uniform(5.0, 7.5),
+        "scalp_thickness_mm": rng.uniform(4.0, 7.0),
+        "fat_thickness_mm": rng.uniform(1.5, 3.0),
+        "subarachnoid_csf_mm": rng.uniform(0.8, 3.0),
+        "ventricle_scale": rng.uniform(0.8, 1.5),
+        "cortex_thickness_mm": rng.uniform(2.4, 3.2),
+        "foramen_magnum_radius_mm": rng.uniform(14.0, 17.0),
+    }
+
+
+@dataclass
+class Anatomy:
+    """Head-frame anatomy: internal tissue codes, intensity texture, territories."""
+
+    grid: HeadGrid
+    tissue: np.ndarray  # uint8 internal codes
+    texture: np.ndarray  # float32, unit-free smooth field in [-~3, ~3]
+    territory: np.ndarray  # uint8 territory codes, 0 outside parenchyma
+    bone_depth: np.ndarray  # float32 in [0, 1]: 0/1 at the tables, 0.5 mid diploe; 0 elsewhere
+    params: dict
+
+
+def build_anatomy(
+    rng: np.random.Generator,
+    params: dict,
+    *,
+    spacing_mm: tuple[float, float, float],
+    extra_arteries: list[tuple[list[float], list[float], float]] = (),
+) -> Anatomy:
+    """Build the head of ``params`` (from `sample_subject`) on a head grid of ``spacing_mm``.
+
+    ``extra_arteries`` lists ``(p0_head_mm, p1_head_mm, radius_mm)`` segments to add (the AIF
+    vessel is placed this way by the case builder).
+    """
+    grid = HeadGrid.covering(half_extent_mm=HALF_EXTENT_MM, spacing_mm=spacing_mm)
+    z, y, x = grid.axes_mm()
+    Z, Y, X = z[:, None, None], y[None, :, None], x[None, None, :]
+    ax, ay, az = params["cavity_half_axes_mm"]
+    asym = params["hemisphere_asymmetry"]
+    mid = params["midline_bend_mm"] * np.sin(np.pi * Y / ay) * np.ones_like(Z)
+    side = np.where(X >= mid, 1.0, -1.0)
+
+    # ---- cavity: asymmetric ellipsoid with a wobble and a skull-base floor
+    ax_side = ax * (1.0 + asym * side)
+    wobble = smooth_field(rng, grid, wavelength_mm=70.0)
+    r = np.sqrt(((X - mid) / ax_side) ** 2 + (Y / ay) ** 2 + (Z / az) ** 2) + 0.02 * wobble
+    sig = 1.0 / (1.0 + np.exp(-(Y - 5.0) / 10.0))
+    temporal = np.exp(-((np.abs(X) - 0.6 * ax) ** 2) / 200.0 - (Y + 5.0) ** 2 / 500.0)
+    floor = -az * (0.38 + 0.6 * sig + 0.25 * temporal)
+    cavity = (r < 1.0) & (Z > floor)
+    sampling = grid.spacing_mm
+    d_in = ndimage.distance_transform_edt(cavity, sampling=sampling).astype(np.float32)
+    d_out = ndimage.distance_transform_edt(~cavity, sampling=sampling).astype(np.float32)
+
+    tissue = np.zeros(grid.shape, np.uint8)
+    # ---- skull, scalp, fat
+    thick = params["skull_thickness_mm"] * (1.0 + 0.22 * smooth_field(rng, grid, wavelength_mm=60))
+    thick = thick + 1.5 * np.clip(Y / ay, 0, 1)  # thicker occiput
+    thick = np.clip(thick, 2.5, 12.0)
+    fm = params["foramen_magnum_radius_mm"]
+    foramen = ((X / fm) ** 2 + ((Y - 12.0) / (1.2 * fm)) ** 2 < 1.0) & (Z < -0.5 * az)
+    bone = (~cavity) & (d_out <= thick) & ~foramen
+    scalp_outer = thick + params["scalp_thickness_mm"]
+    head = (~cavity) & (d_out <= scalp_outer)
+    neck = ((X / (0.8 * ax)) ** 2 + ((Y - 10.0) / (0.65 * ay)) ** 2 < 1.0) & (Z < floor - 5.0)
+    tissue[head | neck] = SOFT
+    fat_lo = thick + 1.2
+    fat = head & (d_out > fat_lo) & (d_out <= fat_lo + params["fat_thickness_mm"])
+    tissue[fat] = FAT
+    tissue[bone] = BONE
+    bone_depth = np.where(bone, np.clip(d_out / thick, 0, 1), 0).astype(np.float32)
+    cord = foramen & ~cavity & ((X / 6.0) ** 2 + ((Y - 12.0) / 7.0) ** 2 < 1.0)
+    tissue[foramen & ~cavity & (Z > floor - 60)] = CSF
+    tissue[cord & (Z > floor - 60)] = BRAINSTEM
+
+    # ---- inside the cavity: CSF shell, cortex, sulci, white matter
+    csf_th = params["subarachnoid_csf_mm"] * (1.0 + 0.3 * smooth_field(rng, grid, wavelength_mm=50))
+    brain = cavity & (d_in > csf_th)
+    depth = d_in - csf_th
+    tissue[cavity] = CSF
+    sulc = smooth_field(rng, grid, wavelength_mm=32.0)
+    sulcus = brain & (np.abs(sulc) < 0.09) & (depth < 14.0 + 4.0 * wobble)
+    gm_band = 0.09 + 0.13 * params["cortex_thickness_mm"]
+    cortex = brain & (
+        (depth < params["cortex_thickness_mm"]) | ((np.abs(sulc) < gm_band) & (depth < 17.0))
+    )
+    tissue[brain] = WM
+    tissue[cortex] = GM
+    tissue[sulcus] = CSF
+    _fissures(tissue, brain, X, Y, Z, mid, ax, ay, az)
+    _posterior_fossa(tissue, brain, rng, grid, X, Y, Z, mid, ax, ay, az)
+    _deep_structures(tissue, X, Y, Z, mid, params["ventricle_scale"])
+    _vessels(tissue, grid, cavity, d_in, X, Y, Z, mid, az, extra_arteries)
+
+    texture = smooth_field(rng, grid, wavelength_mm=10.0)
+    territory = _territories(tissue, rng, grid, X, Y, Z, mid, ax, ay, az)
+    return Anatomy(grid, tissue, texture, territory, bone_depth, params)
+
+
+def _fissures(tissue, brain, X, Y, Z, mid, ax, ay, az) -> None:
+    dx = np.abs(X - mid)
+    deep = (Z > 0.25 * az) | (np.abs(Y + 0.05 * ay) > 0.5 * ay)
+    tissue[brain & deep & (dx < 4.0) & (tissue != CSF)] = GM
+    tissue[brain & deep & (dx < 1.1)] = CSF
+    for s in (-1.0, 1.0):
+        lateral = (s * (X - mid) > 0.5 * ax) & (Y > -0.45 * ay) & (Y < 0.15 * ay)
+        plane = np.abs(Z - (0.05 * az + 0.25 * Y))
+        tissue[brain & lateral & (plane < 4.5) & (tissue != CSF)] = GM
+        tissue[brain & lateral & (plane < 1.4)] = CSF
+
+
+def _posterior_fossa(tissue, brain, rng, grid, X, Y, Z, mid, ax, ay, az) -> None:
+    tent = -0.2 * az - 0.25 * np.abs(X - mid) - 0.15 * np.clip(Y, 0, None)
+    fossa = brain & (Z < tent) & (Y > 0.05 * ay)
+    tissue[brain & (np.abs(Z - tent) < 1.0) & (Y > 0.05 * ay)] = CSF
+    folia = smooth_field(rng, grid, wavelength_mm=9.0)
+    cb = fossa & (tissue != CSF)
+    tissue[cb] = CEREBELLUM
+    core = cb & (((X - mid) / (0.35 * ax)) ** 2 + ((Y - 0.55 * ay) / (0.2 * ay)) ** 2 < 1.0)
+    tissue[core & (folia > 0.3)] = WM
+    tissue[cb & (np.abs(folia) < 0.06)] = CSF
+    stem = (
+        brain & (((X - mid) / 11.0) ** 2 + ((Y - 0.17 * ay) / 13.0) ** 2 < 1.0) & (Z < -0.05 * az)
+    )
+    tissue[stem] = BRAINSTEM
+    v4 = (((X - mid) / 6.0) ** 2 + ((Y - 0.38 * ay) / 5.0) ** 2 + ((Z + 0.55 * az) / 7.0) ** 2) < 1
+    tissue[v4 & brain] = CSF
+
+
+def _ellipsoid(X, Y, Z, c, a) -> np.ndarray:
+    return ((X - c[0]) / a[0]) ** 2 + ((Y - c[1]) / a[1]) ** 2 + ((Z - c[2]) / a[2]) ** 2 < 1.0
+
+
+def _deep_structures(tissue, X, Y, Z, mid, vscale) -> None:
+    brain = np.isin(tissue, PARENCHYMA)
+    Xm = X - mid
+    for s in (-1.0, 1.0):
+        for c, a in (
+            ((13.0, -18.0, 12.0), (5.0, 9.0, 7.0)),  # caudate head
+            ((22.0, -4.0, 1.0), (5.5, 13.0, 8.0)),  # lentiform nucleus
+            ((9.0, 12.0, 4.0), (8.0, 12.0, 8.0)),  # thalamus
+        ):
+            tissue[brain & _ellipsoid(Xm, Y, Z, (s * c[0], c[1], c[2]), a)] = DEEP_GM
+        v = vscale
+        for c, a in (
+            ((7.0 * v, -8.0, 16.0), (4.5 * v, 26.0, 5.5 * v)),  # body + frontal horn
+            ((16.0 * v, 26.0, 9.0), (5.0 * v, 10.0, 7.0 * v)),  # atrium / occipital horn
+            ((27.0, 2.0, -14.0), (2.5 * v, 11.0, 3.0 * v)),  # temporal horn
+        ):
+            tissue[brain & _ellipsoid(Xm, Y, Z, (s * c[0], c[1], c[2]), a)] = CSF
+    third = (np.abs(Xm) < 1.2 * vscale) & (Y > -12.0) & (Y < 14.0) & (Z > -12.0) & (Z < 9.0)
+    tissue[brain & third] = CSF
+
+
+def _vessels(tissue, grid, cavity, d_in, X, Y, Z, mid, az, extra) -> None:
+    segments = []
+    for s in (-1.0, 1.0):
+        segments += [
+            ((s * 14, -8, -0.8 * az), (s * 14, -8, -0.2 * az), 2.2),  # ICA
+            ((s * 4, -8, -0.2 * az), (s * 30, -6, -0.12 * az), 1.5),  # MCA M1
+            ((s * 31, -5, -0.12 * az), (s * 37, 2, 0.35 * az), 1.1),  # MCA M2 (insula)
+            ((s * 2, -10, -0.2 * az), (s * 2, -32, 0.35 * az), 1.1),  # ACA
+            ((s * 6, 12, -0.25 * az), (s * 24, 45, -0.1 * az), 1.1),  # PCA
+        ]
+    segments.append(((0, 12, -0.9 * az), (0, 12, -0.22 * az), 1.6))  # basilar
+    segments += [tuple(e) for e in extra]
+    z, y, x = grid.axes_mm()
+    for p0, p1, radius in segments:
+        p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+        lo, hi = np.minimum(p0, p1) - radius - 1, np.maximum(p0, p1) + radius + 1
+        ix = np.flatnonzero((x >= lo[0]) & (x <= hi[0]))
+        iy = np.flatnonzero((y >= lo[1]) & (y <= hi[1]))
+        iz = np.flatnonzero((z >= lo[2]) & (z <= hi[2]))
+        if not (ix.size and iy.size and iz.size):
+            continue
+        pts = np.stack(np.meshgrid(x[ix], y[iy], z[iz], indexing="ij"), -1).transpose(2, 1, 0, 3)
+        inside = segment_distance(pts, p0, p1) <= radius
+        sub = tissue[iz[0] : iz[-1] + 1, iy[0] : iy[-1] + 1, ix[0] : ix[-1] + 1]
+        sub[inside & cavity[iz[0] : iz[-1] + 1, iy[0] : iy[-1] + 1, ix[0] : ix[-1] + 1]] = ARTERY
+    sss = cavity & (d_in < 5.0) & (np.abs(X - mid) < 5.0 - d_in) & ((Z > 0.0) | (Y > 0.6 * 84))
+    tissue[sss] = VEIN
+
+
+def _territories(tissue, rng, grid, X, Y, Z, mid, ax, ay, az) -> np.ndarray:
+    brain = np.isin(tissue, PARENCHYMA)
+    jitter = smooth_field(rng, grid, wavelength_mm=40.0)
+    left = (X - mid) >= 0
+    dx = np.abs(X - mid)
+    pca = ((Y > 0.42 * ay + 8 * jitter) & (Z < 0.5 * az)) | (tissue == CEREBELLUM)
+    pca |= (tissue == BRAINSTEM) | (_ellipsoid(dx, Y, Z, (9.0, 12.0, 4.0), (8.0, 12.0, 8.0)))
+    aca = ~pca & (dx < 0.3 * ax + 5 * jitter) & (Y < 0.45 * ay) & (Z > -0.05 * az)
+    out = np.zeros(grid.shape, np.uint8)
+    for name, region in (("ACA", aca), ("PCA", pca), ("MCA", ~aca & ~pca)):
+        out[brain & region & left] = TERRITORIES[f"{name}_L"]
+        out[brain & region & ~left] = TERRITORIES[f"{name}_R"]
+    return out

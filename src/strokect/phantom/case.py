@@ -1,0 +1,307 @@
+"""`synth_case`: one phantom subject imaged acutely (NCCT + CTP slab + DWI) and at follow-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from strokect.io import Volume
+from strokect.phantom import acquisition as acqm
+from strokect.phantom.anatomy import TERRITORIES, build_anatomy, sample_subject
+from strokect.phantom.geometry import Grid
+from strokect.phantom.lesions import lesion_masks, sample_lesion
+from strokect.phantom.perfusion import KH, RHO_G_PER_ML, aif_curve, sample_aif
+from strokect.phantom.presets import get_preset
+from strokect.phantom.render import render_acute, render_followup
+from strokect.phantom.tissues import sample_tissue_values
+
+STREAMS = (
+    "subject",
+    "lesion",
+    "acquisition",
+    "anatomy",
+    "lesion_shape",
+    "noise_acute",
+    "noise_followup",
+    "aif",
+)
+LABELS = {
+    "background": 0,
+    "gm": 1,
+    "wm": 2,
+    "csf": 3,
+    "penumbra": 4,
+    "core": 5,
+    "vessel": 6,
+    "skull_other": 7,
+}
+
+
+@dataclass
+class PhantomCase:
+    """One synthetic case. See the package docstring for the keys and conventions."""
+
+    case_id: str
+    acute: dict[str, Volume] = field(default_factory=dict)
+    followup: dict[str, Volume] = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+
+
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    children = np.random.SeedSequence(int(seed)).spawn(len(STREAMS))
+    return {name: np.random.Generator(np.random.PCG64(c)) for name, c in zip(STREAMS, children)}
+
+
+def _aif_vessel(acq: dict, grid: Grid, pose: np.ndarray, side: str) -> dict:
+    """A vertical artery through a CTP voxel centre, contralateral to the lesion, spanning the slab.
+
+    Its radius (>= the in-plane voxel diagonal) makes that voxel pure arterial blood.
+    """
+    head_target = np.array([(-35.0 if side == "L" else 35.0), -2.0, 0.0, 1.0])
+    world = pose @ head_target
+    ox, oy, _ = grid.origin_lps
+    sz, sy, sx = grid.spacing_mm
+    i = int(round((world[0] - ox) / sx))
+    j = int(round((world[1] - oy) / sy))
+    centre_world = np.array([ox + i * sx, oy + j * sy, world[2], 1.0])
+    head = np.linalg.inv(pose) @ centre_world
+    z0 = acq["slab_centre_head_z_mm"] - grid.shape[0] * sz / 2 - 12.0
+    z1 = acq["slab_centre_head_z_mm"] + grid.shape[0] * sz / 2 + 12.0
+    radius = max(2.2, 1.05 * float(np.hypot(sy, sx)))
+    return {
+        "p0_head_mm": [head[0], head[1], z0],
+        "p1_head_mm": [head[0], head[1], z1],
+        "radius_mm": radius,
+        "voxel_yx": [j, i],
+    }
+
+
+def synth_case(
+    seed: int, preset: str = "tiny", *, kind: str | None = None, case_id: str | None = None
+) -> PhantomCase:
+    """Generate one phantom case, deterministically from ``seed``.
+
+    Parameters
+    ----------
+    seed
+        Non-negative integer; the subject (anatomy, lesion, physiology) depends only on it.
+    preset
+        ``"tiny"``, ``"isles"`` or ``"full"`` (see `PRESETS`), or a `Preset`.
+    kind
+        Force the lesion kind (``"ischemic"``, ``"ischemic_ht"``, ``"hemorrhage"``, ``"none"``);
+        ``None`` draws it (72 / 18 / 10 / 0 %).
+    case_id
+        Defaults to ``f"phantom_{seed:04d}"``.
+    """
+    if int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed}")
+    preset = get_preset(preset)
+    rng = _streams(seed)
+    subject = sample_subject(rng["subject"])
+    values = sample_tissue_values(rng["subject"])
+    lesion_p = sample_lesion(rng["lesion"], kind=kind)
+    acq = acqm.sample_acquisition(rng["acquisition"], preset)
+    times = acqm.ctp_times(acq)
+    aif = sample_aif(
+        rng["aif"],
+        first_frame_s=0.0,
+        prebolus_frames=acq["ctp_prebolus_frames"],
+        dt_s=acq["ctp_dt_s"],
+    )
+    pose = acqm.acute_pose(acq)
+    rigid = acqm.followup_rigid(acq)
+    cgrid, fgrid = acqm.ctp_grid(acq, preset), acqm.ncct_grid(acq, preset)
+    side = lesion_p["territory"][-1]
+    vessel = _aif_vessel(acq, cgrid, pose, side)
+    anatomy = build_anatomy(
+        rng["anatomy"],
+        subject,
+        spacing_mm=preset.anatomy_spacing_mm,
+        extra_arteries=[(vessel["p0_head_mm"], vessel["p1_head_mm"], vessel["radius_mm"])],
+    )
+    half = acq["ctp_slices"] * acq["ctp_thickness_mm"] / 2 - 2.0
+    zc = acq["slab_centre_head_z_mm"]
+    lesion = lesion_masks(
+        anatomy, lesion_p, rng["lesion_shape"], z_range_head_mm=(zc - half, zc + half)
+    )
+    acute, acute_info = render_acute(
+        anatomy,
+        lesion,
+        values,
+        acq,
+        aif,
+        grid=cgrid,
+        pose=pose,
+        times=times,
+        rng=rng["noise_acute"],
+        lesion_p=lesion_p,
+    )
+    followup, fu_info = render_followup(
+        anatomy,
+        lesion,
+        values,
+        acq,
+        grid=fgrid,
+        pose=pose,
+        rigid=rigid,
+        rng=rng["noise_followup"],
+        lesion_p=lesion_p,
+    )
+    case_id = case_id or f"phantom_{int(seed):04d}"
+    vessel["voxel_zyx"] = [int(cgrid.shape[0] // 2), *vessel.pop("voxel_yx")]
+    metadata = _metadata(
+        seed,
+        preset,
+        subject,
+        values,
+        lesion_p,
+        acq,
+        aif,
+        vessel,
+        pose,
+        rigid,
+        cgrid,
+        fgrid,
+        acute,
+        followup,
+        acute_info,
+        fu_info,
+        times,
+    )
+    for vols in (acute, followup):
+        for name, vol in vols.items():
+            vol.metadata.update(
+                {"case_id": case_id, "source": "strokect.phantom", "series_description": name}
+            )
+    return PhantomCase(case_id=case_id, acute=acute, followup=followup, metadata=metadata)
+
+
+def _plane(pose: np.ndarray) -> dict:
+    return {
+        "point_lps_mm": [float(v) for v in pose[:3, 3]],
+        "normal_lps": [float(v) for v in pose[:3, 0]],
+    }
+
+
+def _metadata(
+    seed,
+    preset,
+    subject,
+    values,
+    lesion_p,
+    acq,
+    aif,
+    vessel,
+    pose,
+    rigid,
+    cgrid,
+    fgrid,
+    acute,
+    followup,
+    acute_info,
+    fu_info,
+    times,
+) -> dict:
+    alpha, beta, gamma = acq["rigid_angles_deg"]
+    vols = {
+        "acute": {
+            k: float(v.array.astype(bool).sum() * v.voxel_volume_ml)
+            for k, v in acute.items()
+            if v.array.dtype == np.uint8 and k != "labels"
+        },
+        "followup": {
+            k: float(v.array.astype(bool).sum() * v.voxel_volume_ml)
+            for k, v in followup.items()
+            if v.array.dtype == np.uint8 and k != "labels"
+        },
+    }
+    return _jsonable(
+        {
+            "generator": "strokect.phantom",
+            "seed": int(seed),
+            "preset": preset.to_dict(),
+            "subject": subject,
+            "tissue_values": values,
+            "lesion": lesion_p,
+            "acquisition": acq,
+            "lesion_class": fu_info["lesion_class"],
+            "infarct_mean_hu": fu_info["infarct_mean_hu"],
+            "infarct_shift_hu": fu_info["infarct_shift_hu"],
+            "volumes_ml": vols,
+            "labels": LABELS,
+            "territories": TERRITORIES,
+            "constants": {
+                "kH": KH,
+                "rho_g_per_ml": RHO_G_PER_ML,
+                "cbv_relation": "CBV[mL/100g] = 100*kH/rho * AUC(tissue enhancement)/AUC(AIF)",
+                "mtt_relation": "MTT[s] = 60 * CBV / CBF",
+                "tmax_relation": "Tmax[s] = delay of the tissue curve relative to the AIF",
+            },
+            "aif": {
+                **aif,
+                "location_voxel_zyx": vessel["voxel_zyx"],
+                "vessel": vessel,
+                "curve_hu": aif_curve(times, aif),
+                "time_s": times,
+                "pre_contrast_hu": values["hu"]["blood"],
+            },
+            "vof": acute_info["vof"],
+            "rigid": {
+                "matrix_lps": rigid,
+                "convention": "p_followup_world = matrix_lps @ [p_baseline_world, 1] (LPS mm); "
+                "matrix = T(c + t) Rz(gamma) Ry(beta) Rx(alpha) T(-c), c = centre_lps_mm",
+                "inverse_matrix_lps": np.linalg.inv(rigid),
+                "angles_deg": {
+                    "alpha_about_x": alpha,
+                    "beta_about_y": beta,
+                    "gamma_about_z": gamma,
+                },
+                "translation_mm": acq["rigid_translation_mm"],
+                "centre_lps_mm": acq["head_centre_lps_mm"],
+            },
+            "head_pose": {
+                "yaw_deg": acq["yaw_deg"],
+                "yaw_convention": "rotation about LPS +z (superior); positive turns the nose towards patient left (+x)",
+                "head_to_world_acute": pose,
+                "head_to_world_followup": rigid @ pose,
+                "midsagittal_plane": {
+                    "acute": _plane(pose),
+                    "baseline": _plane(pose),
+                    "followup": _plane(rigid @ pose),
+                },
+                "head_centre_lps_mm": acq["head_centre_lps_mm"],
+            },
+            "grids": {
+                "acute": {
+                    "shape_zyx": cgrid.shape,
+                    "spacing_mm_zyx": cgrid.spacing_mm,
+                    "origin_lps": cgrid.origin_lps,
+                },
+                "followup": {
+                    "shape_zyx": fgrid.shape,
+                    "spacing_mm_zyx": fgrid.spacing_mm,
+                    "origin_lps": fgrid.origin_lps,
+                },
+            },
+        }
+    )
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj)
+    if isinstance(obj, (np.integer, int)) and not isinstance(obj, bool):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+__all__ = ["LABELS", "PhantomCase", "synth_case"]

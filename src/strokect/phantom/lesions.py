@@ -1,0 +1,127 @@
+"""Lesions on the head-frame grid: infarct core, penumbra, final infarct and hemorrhage.
+
+One irregular "severity" field ``S`` (a normalised ellipsoid radius around a seed point, perturbed
+by two smooth random fields) defines nested regions inside one arterial territory::
+
+    core      = parenchyma & territory & S < k_core     (k_core < 1: the acute DWI/CTP core)
+    infarct   = parenchyma & territory & S < 1          (the follow-up infarct; core grows into it)
+    penumbra  = parenchyma & territory & S < k_pen & ~core   (hypoperfused tissue at risk, k_pen > 1)
+
+Infarct volumes follow a log-normal law (median 12 mL, sigma 1.2: many small, some > 100 mL; cf.
+the median 48 mL of Barros et al., JNIS 2020 and the small cores of ISLES 2018). Hemorrhagic
+transformation is a blob inside the infarct; a primary hemorrhage is a deep or lobar haematoma
+without infarct.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from strokect.phantom.anatomy import DEEP_GM, PARENCHYMA, TERRITORIES, Anatomy
+from strokect.phantom.fields import ellipsoid_radius, smooth_field
+
+KINDS = ("ischemic", "ischemic_ht", "hemorrhage", "none")
+KIND_PROBABILITIES = (0.72, 0.18, 0.10, 0.0)
+#: follow-up hypodensity classes of Barros et al., JNIS 2020 (mean infarct HU, hemorrhage excluded)
+LESION_CLASSES = {"severe": (14.0, 22.0), "intermediate": (22.0, 32.0), "subtle": (32.0, 44.0)}
+
+
+def lesion_class_of(mean_hu: float) -> str | None:
+    """The hypodensity class of a mean infarct HU, ``None`` outside [14, 44)."""
+    for name, (lo, hi) in LESION_CLASSES.items():
+        if lo <= mean_hu < hi:
+            return name
+    return None
+
+
+def sample_lesion(rng: np.random.Generator, *, kind: str | None = None) -> dict:
+    """Draw the lesion parameters (kind, territory, size, shape, severities)."""
+    if kind is None:
+        kind = str(rng.choice(KINDS, p=KIND_PROBABILITIES))
+    if kind not in KINDS:
+        raise ValueError(f"lesion kind must be one of {KINDS}; got {kind!r}")
+    artery = str(rng.choice(["MCA", "ACA", "PCA"], p=[0.7, 0.12, 0.18]))
+    side = str(rng.choice(["L", "R"]))
+    volume = float(np.clip(np.exp(rng.normal(np.log(12.0), 1.2)), 0.5, 250.0))
+    params = {
+        "kind": kind,
+        "territory": f"{artery}_{side}",
+        "target_infarct_volume_ml": volume,
+        "aspect": [float(v) for v in rng.uniform(0.75, 1.3, 3)],
+        "seed_fraction": [float(v) for v in rng.uniform(0, 1, 2)],
+        "k_core": float(rng.uniform(0.55, 0.92)),
+        "k_penumbra": float(rng.uniform(1.25, 1.7)),
+        "irregularity": float(rng.uniform(0.15, 0.35)),
+        "lesion_class_requested": str(rng.choice(list(LESION_CLASSES), p=[0.35, 0.4, 0.25])),
+        "class_position": float(rng.uniform(0.15, 0.85)),
+        "hemorrhage_hu": float(rng.uniform(55.0, 85.0)),
+        "hemorrhage_fraction": float(rng.uniform(0.1, 0.35)),
+        "hemorrhage_volume_ml": float(np.clip(np.exp(rng.normal(np.log(12.0), 0.8)), 2.0, 80.0)),
+        "hemorrhage_deep": bool(rng.uniform() < 0.6),
+    }
+    return params
+
+
+def _pick_seed(candidates: np.ndarray, fraction: list[float]) -> np.ndarray:
+    """A deterministic pick among candidate voxel indices ``(N, 3)``: sorted by z then a position."""
+    zs = np.unique(candidates[:, 0])
+    zk = zs[min(int(fraction[0] * zs.size), zs.size - 1)]
+    row = candidates[candidates[:, 0] == zk]
+    return row[min(int(fraction[1] * len(row)), len(row) - 1)]
+
+
+def lesion_masks(
+    anatomy: Anatomy,
+    params: dict,
+    rng: np.random.Generator,
+    *,
+    z_range_head_mm: tuple[float, float],
+) -> dict[str, np.ndarray]:
+    """Boolean head-grid masks ``core``, ``penumbra``, ``infarct``, ``hemorrhage``.
+
+    The lesion seed lies in the chosen territory between ``z_range_head_mm`` (the CTP slab), so the
+    acute core is visible on the slab. Adds ``seed_head_mm`` to ``params``.
+    """
+    grid = anatomy.grid
+    z, y, x = grid.axes_mm()
+    parenchyma = np.isin(anatomy.tissue, PARENCHYMA)
+    empty = np.zeros(grid.shape, bool)
+    out = {"core": empty, "penumbra": empty, "infarct": empty, "hemorrhage": empty.copy()}
+    kind = params["kind"]
+    if kind == "none":
+        return out
+    zsel = (z >= z_range_head_mm[0]) & (z <= z_range_head_mm[1])
+    if kind == "hemorrhage":
+        region = anatomy.tissue == DEEP_GM if params["hemorrhage_deep"] else parenchyma
+        volume = params["hemorrhage_volume_ml"]
+    else:
+        region = anatomy.territory == TERRITORIES[params["territory"]]
+        volume = params["target_infarct_volume_ml"]
+    cand = np.argwhere(region & zsel[:, None, None])
+    if cand.size == 0:
+        cand = np.argwhere(region)
+    seed_idx = _pick_seed(cand, params["seed_fraction"])
+    seed = np.array([x[seed_idx[2]], y[seed_idx[1]], z[seed_idx[0]]])
+    params["seed_head_mm"] = [float(v) for v in seed]
+    radius = (3.0 * volume * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+    aspect = np.asarray(params["aspect"]) / np.prod(params["aspect"]) ** (1.0 / 3.0)
+    s = ellipsoid_radius((z, y, x), centre=tuple(seed), half_axes=tuple(radius * aspect))
+    irr = params["irregularity"]
+    s = s + irr * smooth_field(rng, grid, wavelength_mm=max(2.0 * radius, 12.0))
+    s = s + 0.4 * irr * smooth_field(rng, grid, wavelength_mm=8.0)
+    if kind == "hemorrhage":
+        out["hemorrhage"] = parenchyma & (s < 1.0)
+        return out
+    allowed = parenchyma & region
+    out["infarct"] = allowed & (s < 1.0)
+    out["core"] = allowed & (s < params["k_core"])
+    out["penumbra"] = allowed & (s < params["k_penumbra"]) & ~out["core"]
+    if kind == "ischemic_ht":
+        inf_idx = np.argwhere(out["infarct"])
+        if inf_idx.size:
+            c = _pick_seed(inf_idx, params["seed_fraction"][::-1])
+            centre = (x[c[2]], y[c[1]], z[c[0]])
+            hr = radius * params["hemorrhage_fraction"] ** (1.0 / 3.0)
+            blob = ellipsoid_radius((z, y, x), centre=centre, half_axes=(hr, hr, hr))
+            out["hemorrhage"] = out["infarct"] & (blob + 0.5 * irr * (s - 1.0) < 1.0)
+    return out

@@ -1,0 +1,111 @@
+"""Acquisition presets of the phantom cohort: grid sizes, slice thickness, CTP timing.
+
+A preset fixes *how* a subject is imaged; the subject itself (anatomy, lesion, physiology) depends
+only on the seed, so ``synth_case(seed=3, preset="tiny")`` and ``preset="isles"`` show the same head
+at two resolutions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Imaging protocol of one preset (all lengths in mm, times in s).
+
+    Attributes
+    ----------
+    ctp_shape_yx, ctp_spacing_yx_mm
+        In-plane matrix and pixel size of the CT perfusion slab (acute NCCT, CTP, maps, DWI, masks).
+    ctp_slices
+        ``(min, max)`` number of slab slices, sampled per case (inclusive).
+    ctp_thickness_mm
+        Slab slice thicknesses to choose from (slice spacing = thickness, contiguous slices).
+    ctp_frames
+        ``(min, max)`` number of CTP frames, sampled per case (inclusive).
+    ctp_dt_s
+        Frame intervals to choose from; a case uses one value for all frames.
+    ctp_min_duration_s
+        Only (frames, interval) pairs covering at least this long are drawn.
+    ncct_shape_yx, ncct_spacing_yx_mm, ncct_slices, ncct_thickness_mm
+        Follow-up (and baseline) whole-head NCCT grid.
+    anatomy_spacing_mm
+        ``(z, y, x)`` spacing of the head-frame grid on which the anatomy is built before it is
+        resampled into every acquisition grid.
+    """
+
+    name: str
+    ctp_shape_yx: tuple[int, int]
+    ctp_spacing_yx_mm: tuple[float, float]
+    ctp_slices: tuple[int, int]
+    ctp_thickness_mm: tuple[float, ...]
+    ctp_frames: tuple[int, int]
+    ctp_dt_s: tuple[float, ...]
+    ctp_min_duration_s: float
+    ncct_shape_yx: tuple[int, int]
+    ncct_spacing_yx_mm: tuple[float, float]
+    ncct_slices: int
+    ncct_thickness_mm: float
+    anatomy_spacing_mm: tuple[float, float, float]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        name="tiny",
+        ctp_shape_yx=(64, 64),
+        ctp_spacing_yx_mm=(3.9, 3.9),
+        ctp_slices=(8, 8),
+        ctp_thickness_mm=(5.0,),
+        ctp_frames=(30, 30),
+        ctp_dt_s=(2.0,),
+        ctp_min_duration_s=55.0,
+        ncct_shape_yx=(64, 64),
+        ncct_spacing_yx_mm=(3.9, 3.9),
+        ncct_slices=12,
+        ncct_thickness_mm=12.5,
+        anatomy_spacing_mm=(3.0, 3.0, 3.0),
+    ),
+    "isles": Preset(
+        name="isles",
+        ctp_shape_yx=(256, 256),
+        ctp_spacing_yx_mm=(0.977, 0.977),
+        ctp_slices=(2, 22),
+        ctp_thickness_mm=(5.0, 5.0, 5.0, 8.0, 10.0),
+        ctp_frames=(40, 60),
+        ctp_dt_s=(1.0, 1.5, 2.0),
+        ctp_min_duration_s=60.0,
+        ncct_shape_yx=(256, 256),
+        ncct_spacing_yx_mm=(0.977, 0.977),
+        ncct_slices=30,
+        ncct_thickness_mm=5.0,
+        anatomy_spacing_mm=(1.25, 1.0, 1.0),
+    ),
+    "full": Preset(
+        name="full",
+        ctp_shape_yx=(256, 256),
+        ctp_spacing_yx_mm=(0.977, 0.977),
+        ctp_slices=(8, 22),
+        ctp_thickness_mm=(5.0,),
+        ctp_frames=(40, 60),
+        ctp_dt_s=(1.0, 1.5, 2.0),
+        ctp_min_duration_s=60.0,
+        ncct_shape_yx=(512, 512),
+        ncct_spacing_yx_mm=(0.45, 0.45),
+        ncct_slices=30,
+        ncct_thickness_mm=5.0,
+        anatomy_spacing_mm=(1.25, 0.7, 0.7),
+    ),
+}
+
+
+def get_preset(name: str | Preset) -> Preset:
+    """The `Preset` called ``name`` (a `Preset` passes through); `ValueError` when unknown."""
+    if isinstance(name, Preset):
+        return name
+    if name not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {name!r}")
+    return PRESETS[name]
