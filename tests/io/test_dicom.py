@@ -421,3 +421,19 @@ def test_no_patient_identifiers_leak(aisd_ct_dir, tmp_path, caplog):
         else:  # short codes such as sex 'F': as a separate token
             assert not re.search(rf"(?<![\w.]){re.escape(value)}(?![\w.])", blob), key
     assert not any("patient" in str(k).lower() or "date" in str(k).lower() for k in vol.metadata)
+
+
+def test_shift_axis_matches_scipy():
+    from strokect.io.dicom_geometry import shift_axis
+
+    image = np.random.default_rng(0).normal(size=(20, 15)).astype(np.float32)
+    for axis, shift, n_out in [(0, 3.3, 26), (1, -2.75, 15), (0, 0.0, 22)]:
+        ours = shift_axis(image, shift, n_out, axis, -5.0)
+        offset = [0.0, 0.0]
+        offset[axis] = -shift
+        out_shape = list(image.shape)
+        out_shape[axis] = n_out
+        reference = ndimage.affine_transform(
+            image, np.ones(2), offset=offset, output_shape=out_shape, order=1, cval=-5.0
+        )
+        np.testing.assert_allclose(ours, reference, atol=1e-5)

@@ -24,7 +24,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 
 @dataclass
@@ -127,25 +126,38 @@ def resample_stack(stack: np.ndarray, grid: SliceGrid, *, fill_value: float) -> 
         float32 array of shape ``grid.shape``.
     """
     n_in = stack.shape[0]
-    _, out_rows, out_cols = grid.shape
-    shifted = np.empty((n_in, out_rows, out_cols), dtype=np.float32)
+    out_shape = grid.shape[1:]
+    shifted = np.empty((n_in, *out_shape), dtype=np.float32)
     for k in range(n_in):
-        shift = grid.shift_rc_px[k]
-        if grid.tilted or (out_rows, out_cols) != stack.shape[1:]:
-            shifted[k] = ndimage.affine_transform(
-                stack[k].astype(np.float32),
-                np.eye(2),
-                offset=-shift,
-                output_shape=(out_rows, out_cols),
-                order=1,
-                mode="constant",
-                cval=fill_value,
+        image = stack[k].astype(np.float32, copy=False)
+        for axis in (0, 1):
+            image = shift_axis(
+                image, float(grid.shift_rc_px[k, axis]), out_shape[axis], axis, fill_value
             )
-        else:
-            shifted[k] = stack[k]
+        shifted[k] = image
     return interpolate_slices(
         shifted, grid.dist_mm, grid.dist_mm[0], grid.spacing_mm[0], grid.shape[0]
     )
+
+
+def shift_axis(image: np.ndarray, shift_px: float, n_out: int, axis: int, fill_value: float):
+    """Linear resampling along ``axis``: output index ``o`` takes the input at ``o - shift_px``.
+
+    The output has ``n_out`` samples along ``axis``; samples outside the input get ``fill_value``.
+    """
+    n_in = image.shape[axis]
+    if shift_px == 0.0 and n_out == n_in:
+        return image
+    pos = np.arange(n_out) - shift_px
+    lo = np.floor(pos).astype(int)
+    frac = (pos - lo).astype(np.float32)
+    moved = np.moveaxis(image, axis, 0)
+    below = moved[np.clip(lo, 0, n_in - 1)]
+    above = moved[np.clip(lo + 1, 0, n_in - 1)]
+    weight = frac.reshape(-1, *([1] * (moved.ndim - 1)))
+    out = below + weight * (above - below)
+    out[(pos < -1e-6) | (pos > n_in - 1 + 1e-6)] = fill_value
+    return np.moveaxis(out, 0, axis)
 
 
 def interpolate_slices(
