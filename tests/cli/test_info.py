@@ -155,3 +155,12 @@ def test_info_check_reports_disagreeing_grids(tmp_path, capsys):
 def test_info_check_isles2018(isles2018_root, capsys):
     assert main(["info", "--check", str(isles2018_root)]) == 0
     assert capsys.readouterr().out.count("geometry: ok") == 2
+
+
+def test_info_flags_unsigned_ct(tmp_path, capsys):
+    raw = np.zeros((32, 32, 4), np.uint16)
+    raw[4:28, 4:28] = 1060  # brain at HU + 1024, air at 0
+    raw[4:28, 4] = 2200
+    nib.save(nib.Nifti1Image(raw, np.eye(4)), tmp_path / "raw.nii.gz")
+    assert main(["info", str(tmp_path / "raw.nii.gz")]) == 0
+    assert "looks like: unsigned CT numbers (no rescale intercept)" in capsys.readouterr().out
