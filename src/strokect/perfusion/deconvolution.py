@@ -31,7 +31,7 @@ METHODS = ("ssvd", "bcsvd", "osvd")
 #: default truncation (fraction of the largest singular value) per method
 DEFAULT_THRESHOLD = {"ssvd": 0.2, "bcsvd": 0.1}
 #: thresholds tried by oSVD, from least to most regularised
-DEFAULT_OSVD_THRESHOLDS = (0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.3)
+DEFAULT_OSVD_THRESHOLDS = (0.02, 0.05, 0.1, 0.15, 0.25)
 DEFAULT_OSCILLATION_LIMIT = 0.095
 _CHUNK = 32768
 
@@ -86,33 +86,33 @@ def _filtered_inverse(u, s, vt, threshold: float) -> np.ndarray:
 
 
 def peak_and_time(k: np.ndarray, dt_s: float, *, circulant: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Peak value and refined peak position of columns of ``k`` (shape ``(L, M)``)."""
-    length, m = k.shape
-    idx = np.argmax(k, axis=0)
-    cols = np.arange(m)
-    peak = k[idx, cols]
+    """Peak value and refined peak position (s) of the rows of ``k`` (shape ``(M, L)``)."""
+    m, length = k.shape
+    idx = np.argmax(k, axis=1)
+    rows = np.arange(m)
+    peak = k[rows, idx]
     if circulant:
-        prev, nxt = k[(idx - 1) % length, cols], k[(idx + 1) % length, cols]
+        prev, nxt = k[rows, (idx - 1) % length], k[rows, (idx + 1) % length]
         ok = np.ones(m, dtype=bool)
     else:
-        prev, nxt = k[np.maximum(idx - 1, 0), cols], k[np.minimum(idx + 1, length - 1), cols]
+        prev = k[rows, np.maximum(idx - 1, 0)]
+        nxt = k[rows, np.minimum(idx + 1, length - 1)]
         ok = (idx > 0) & (idx < length - 1)
     denom = prev - 2.0 * peak + nxt
     with np.errstate(divide="ignore", invalid="ignore"):
         delta = np.where(ok & (denom < 0), 0.5 * (prev - nxt) / denom, 0.0)
-    delta = np.clip(delta, -0.5, 0.5)
-    pos = idx + delta
+    pos = idx + np.clip(delta, -0.5, 0.5)
     if circulant:
         pos = np.where(pos > length / 2, pos - length, pos)
     return peak, np.maximum(pos, 0.0) * dt_s
 
 
 def oscillation_index(k: np.ndarray) -> np.ndarray:
-    """Oscillation index of columns of ``k`` (``(L, M)``), Wu et al. MRM 2003, Eq. 7."""
-    second = np.abs(k[2:] - 2.0 * k[1:-1] + k[:-2]).sum(axis=0)
-    fmax = np.max(k, axis=0)
+    """Oscillation index of the rows of ``k`` (``(M, L)``), Wu et al. MRM 2003, Eq. 7."""
+    second = np.abs(k[:, 2:] - 2.0 * k[:, 1:-1] + k[:, :-2]).sum(axis=1)
+    fmax = np.max(k, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        oi = second / (k.shape[0] * fmax)
+        oi = second / (k.shape[1] * fmax)
     return np.where(fmax > 0, oi, np.inf)
 
 
@@ -158,16 +158,15 @@ def deconvolve(
         ths = tuple(sorted(osvd_thresholds))
     else:
         ths = (DEFAULT_THRESHOLD[method] if threshold is None else float(threshold),)
-    inverses = [_filtered_inverse(u, s, vt, th).astype(np.float32) for th in ths]
+    inverses = [np.ascontiguousarray(_filtered_inverse(u, s, vt, th).T, np.float32) for th in ths]
     peak = np.zeros(m, np.float32)
     tpeak = np.zeros(m, np.float32)
     used = np.zeros(m, np.float32)
     length = inverses[0].shape[0]
     for start in range(0, m, _CHUNK):
         sl = slice(start, min(start + _CHUNK, m))
-        c = tissue[:, sl]
-        if circulant:
-            c = np.concatenate([c, np.zeros((length - n, c.shape[1]), np.float32)], axis=0)
+        c = np.zeros((sl.stop - sl.start, length), np.float32)  # (voxels, time) contiguous
+        c[:, :n] = tissue[:, sl].T
         p, t, th = _solve_chunk(c, inverses, ths, dt_s, circulant, oscillation_limit, method)
         peak[sl], tpeak[sl], used[sl] = p, t, th
     return ResidueSummary(peak=peak, peak_time_s=tpeak, threshold=used)
@@ -175,9 +174,9 @@ def deconvolve(
 
 def _solve_chunk(c, inverses, ths, dt_s, circulant, limit, method):
     if method != "osvd":
-        p, t = peak_and_time(inverses[0] @ c, dt_s, circulant=circulant)
-        return p, t, np.full(c.shape[1], ths[0], np.float32)
-    m = c.shape[1]
+        p, t = peak_and_time(c @ inverses[0], dt_s, circulant=circulant)
+        return p, t, np.full(c.shape[0], ths[0], np.float32)
+    m = c.shape[0]
     done = np.zeros(m, dtype=bool)
     peak = np.zeros(m, np.float32)
     tpeak = np.zeros(m, np.float32)
@@ -186,11 +185,11 @@ def _solve_chunk(c, inverses, ths, dt_s, circulant, limit, method):
         todo = np.flatnonzero(~done)
         if todo.size == 0:
             break
-        k = inv @ c[:, todo]
+        k = (c if todo.size == m else c[todo]) @ inv
         accept = oscillation_index(k) <= limit
         if i == len(ths) - 1:
             accept[:] = True
-        p, t = peak_and_time(k[:, accept], dt_s, circulant=circulant)
+        p, t = peak_and_time(k[accept], dt_s, circulant=circulant)
         sel = todo[accept]
         peak[sel], tpeak[sel], used[sel] = p, t, th
         done[sel] = True

@@ -238,7 +238,7 @@ def _maps_from_curves(tissue: np.ndarray, aif: np.ndarray, grid: np.ndarray, cfg
     cbv = np.maximum(tissue.sum(axis=0, dtype=np.float64) / aif_area, 0) * factor * 100.0
     with np.errstate(divide="ignore", invalid="ignore"):
         mtt = np.where(cbf > 1e-3, cbv / cbf * 60.0, 0.0)
-    _, ttp = peak_and_time(tissue, dt, circulant=False)
+    _, ttp = peak_and_time(np.ascontiguousarray(tissue.T), dt, circulant=False)
     return {
         "cbf": cbf.astype(np.float32),
         "cbv": cbv.astype(np.float32),

@@ -63,9 +63,8 @@ def left_right_axis(volume: Volume) -> int:
 
 def hemisphere_masks(brain: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """Split a brain mask at its centre of mass along ``axis``: (low-index half, high-index half)."""
-    idx = np.flatnonzero(brain.any(axis=tuple(a for a in range(3) if a != axis)))
     coords = np.nonzero(brain)[axis]
-    mid = float(coords.mean()) if coords.size else (idx.mean() if idx.size else 0.0)
+    mid = float(coords.mean()) if coords.size else brain.shape[axis] / 2
     shape = [1, 1, 1]
     shape[axis] = brain.shape[axis]
     pos = np.arange(brain.shape[axis]).reshape(shape)
@@ -75,7 +74,7 @@ def hemisphere_masks(brain: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarr
 def _remove_small(mask: np.ndarray, min_voxels: int) -> np.ndarray:
     if min_voxels <= 1 or not mask.any():
         return mask
-    labels, n = ndimage.label(mask)
+    labels, _ = ndimage.label(mask)
     sizes = np.bincount(labels.ravel())
     keep = sizes >= min_voxels
     keep[0] = False
