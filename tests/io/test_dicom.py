@@ -167,6 +167,48 @@ def test_4d_times_only_and_midnight_crossing(tmp_path):
     assert vol.metadata["time_source"] == "AcquisitionTime"
 
 
+def test_4d_per_slice_times_grouped_by_rank(tmp_path):
+    """Sequential scanning: every file has its own time and no acquisition number."""
+    folder = tmp_path / "ctp"
+    write_4d_series(folder, n_pos=3, n_t=4, size=8, t0_s=1000.0, dt_s=3.0)
+    for f in folder.iterdir():
+        ds = pydicom.dcmread(f)
+        k = round((float(ds.ImagePositionPatient[2]) - 10.0) / 5.0)
+        t = ds.AcquisitionNumber - 1
+        del ds.AcquisitionNumber, ds.AcquisitionTime
+        ds.TriggerTime = str(3000.0 * t + 100.0 * k)  # ms; slices 0.1 s apart within a frame
+        ds.save_as(f)
+    vol = read_dicom(folder)
+    assert vol.array.shape == (4, 3, 8, 8)
+    np.testing.assert_allclose(vol.time_s, [0.0, 3.0, 6.0, 9.0], atol=1e-6)
+    np.testing.assert_array_equal(vol.array[:, :, 0, 0], 10 * np.arange(4)[:, None] + np.arange(3))
+    assert vol.metadata["frame_grouping"] == "rank by TriggerTime"
+    assert vol.metadata["time_source"] == "TriggerTime"
+
+
+def test_localizer_in_series_dropped_with_warning(tmp_path):
+    uid = write_3d_series(tmp_path, [0.0, 2.0, 4.0], lambda k, p: np.zeros((4, 4)) + 1024)
+    write_slice(
+        tmp_path / "scout.dcm",
+        np.zeros((4, 4), np.int16),
+        position=(0.0, 0.0, 0.0),
+        series_uid=uid,
+        row=np.array([1.0, 0.0, 0.0]),
+        col=np.array([0.0, 0.0, -1.0]),
+    )
+    with pytest.warns(StrokectWarning, match="skipped 1 files with another slice orientation"):
+        vol = read_dicom(tmp_path)
+    assert vol.array.shape == (3, 4, 4)
+
+
+def test_duplicate_series_numbers_need_index(tmp_path):
+    write_3d_series(tmp_path / "a", [0.0, 1.0], lambda k, p: np.zeros((4, 4)) + 1024)
+    write_3d_series(tmp_path / "b", [0.0, 1.0], lambda k, p: np.zeros((4, 4)) + 1024)
+    with pytest.raises(InputError, match="several series have SeriesNumber 3"):
+        read_dicom(tmp_path, series="3")
+    assert read_dicom(tmp_path, series="#1").array.shape == (2, 4, 4)
+
+
 def test_unwrap_midnight():
     np.testing.assert_allclose(unwrap_midnight([86398.0, 86399.5, 1.0]), [86398, 86399.5, 86401])
     np.testing.assert_allclose(unwrap_midnight([100.0, 50.0]), [100.0, 50.0])
