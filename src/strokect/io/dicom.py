@@ -182,7 +182,7 @@ def _metadata(info: SeriesInfo, first: SliceHeader, **extra) -> dict:
     if first.kernel:
         meta["convolution_kernel"] = first.kernel
     meta.update(extra)
-    return meta
+    return {k: v for k, v in meta.items() if v not in ("", None)}
 
 
 def _grid_for(headers: list[SliceHeader], *, label: str):

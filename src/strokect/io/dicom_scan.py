@@ -48,7 +48,6 @@ _TAGS = [
     "NumberOfFrames",
     "GantryDetectorTilt",
     "ConvolutionKernel",
-    "SOPClassUID",
 ]
 
 
