@@ -1,0 +1,156 @@
+"""`evaluate_folders`: the function behind ``strokect evaluate``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from strokect.io.atomic import atomic_output
+from strokect.metrics import METRIC_COLUMNS
+from strokect.report.cases import CaseFiles, match_cases
+from strokect.report.evaluation import (
+    EvaluationOutputs,
+    evaluate_case,
+    read_case_image,
+    read_case_masks,
+    write_case_csv,
+    write_json,
+)
+from strokect.report.figures import (
+    bland_altman_figure,
+    dice_figure,
+    figure_to_png_base64,
+    overlay_mosaic,
+    volume_scatter_figure,
+)
+from strokect.report.html import render_html
+from strokect.stats import bland_altman, summarize_evaluation
+
+logger = logging.getLogger(__name__)
+
+#: Columns shown in the HTML per-case table.
+HTML_CASE_COLUMNS = ("dice", "hd95_mm", "assd_mm", "pred_volume_ml", "ref_volume_ml", "lesion_f1")
+
+
+def pick_best_median_worst(records: Sequence[dict]) -> list[tuple[str, dict]]:
+    """(label, record) of the evaluated cases with the highest, median and lowest Dice.
+
+    Cases where both masks are empty are skipped (unless there is nothing else): their overlay
+    would show no outline at all.
+    """
+    ok = [r for r in records if r["status"] == "ok"]
+    with_lesion = [r for r in ok if not r["both_empty"]]  # two empty masks show nothing
+    ok = sorted(with_lesion or ok, key=lambda r: (-r["dice"], r["case_id"]))
+    if not ok:
+        return []
+    picks = [("best", ok[0]), ("median", ok[(len(ok) - 1) // 2]), ("worst", ok[-1])]
+    seen, out = set(), []
+    for label, r in picks:
+        if r["case_id"] not in seen:
+            seen.add(r["case_id"])
+            out.append((label, r))
+    return out
+
+
+def _figures(ok: Sequence[dict]) -> dict[str, str]:
+    pred = [r["pred_volume_ml"] for r in ok]
+    ref = [r["ref_volume_ml"] for r in ok]
+    figs = {
+        "dice": figure_to_png_base64(
+            dice_figure([r["case_id"] for r in ok], [r["dice"] for r in ok])
+        )
+    }
+    if len(ok) >= 3:
+        try:
+            ba = bland_altman(pred, ref)
+            figs["bland_altman"] = figure_to_png_base64(bland_altman_figure(pred, ref, ba))
+        except ValueError as exc:
+            logger.info("no Bland-Altman plot: %s", exc)
+    r2 = (
+        float(np.corrcoef(pred, ref)[0, 1] ** 2)
+        if len(ok) >= 3 and np.std(pred) > 0 and np.std(ref) > 0
+        else None
+    )
+    figs["volume_scatter"] = figure_to_png_base64(volume_scatter_figure(pred, ref, r_squared=r2))
+    return figs
+
+
+def _overlays(records: Sequence[dict], cases: dict[str, CaseFiles]) -> list[tuple[str, str, str]]:
+    out = []
+    for label, r in pick_best_median_worst(records):
+        case = cases[r["case_id"]]
+        pred, ref, ref_vol, _ = read_case_masks(case)
+        image, _ = read_case_image(case, ref_vol)
+        fig = overlay_mosaic(pred, ref, spacing_mm=ref_vol.spacing_mm, image=image,
+                             title=f"{label} Dice {r['dice']:.3f}: {case.case_id}")  # fmt: skip
+        out.append((f"{label} Dice ({r['dice']:.3f})", case.case_id, figure_to_png_base64(fig)))
+    return out
+
+
+def evaluate_folders(
+    pred_dir: str | Path,
+    ref_dir: str | Path,
+    *,
+    out_dir: str | Path,
+    image_dir: str | Path | None = None,
+    groups_ml: Sequence[float] = (10.0, 50.0),
+    large_lesion_ml: float = 10.0,
+) -> EvaluationOutputs:
+    """Evaluate every matched case and write ``per_case.csv``, ``summary.json``, ``report.html``.
+
+    Parameters
+    ----------
+    pred_dir, ref_dir
+        Folders of binary prediction and reference masks (NIfTI/NRRD/MHA), matched by case id
+        (rules in :mod:`strokect.report.cases`).
+    out_dir
+        Output folder (created).
+    image_dir
+        Optional folder of CT images (HU) for the overlays, matched by the same rules.
+    groups_ml
+        Reference-volume group edges in mL (default 10, 50).
+    large_lesion_ml
+        Threshold of the "reference > X mL" subgroup.
+    """
+    out_dir = Path(out_dir)
+    cases = match_cases(pred_dir, ref_dir, image_dir=image_dir)
+    records = []
+    for i, case in enumerate(cases, 1):
+        logger.info("[%d/%d] %s", i, len(cases), case.case_id)
+        records.append(evaluate_case(case))
+    ok = [r for r in records if r["status"] == "ok"]
+    summary = summarize_evaluation(ok, groups_ml=groups_ml, large_lesion_ml=large_lesion_ml)
+    settings = {
+        "pred": str(pred_dir), "ref": str(ref_dir), "image": str(image_dir) if image_dir else "none",
+        "groups_ml": ", ".join(f"{g:g}" for g in groups_ml),
+    }  # fmt: skip
+    problems = [
+        {"case_id": r["case_id"], "message": r["message"]} for r in records if r["status"] != "ok"
+    ]
+    document = {
+        "settings": settings,
+        "n_cases": len(records),
+        "n_evaluated": len(ok),
+        "n_failed": len(problems),
+        "problems": problems,
+        "metric_columns": list(METRIC_COLUMNS),
+        "summary": summary,
+    }
+    csv_path = write_case_csv(records, out_dir / "per_case.csv")
+    json_path = write_json(document, out_dir / "summary.json")
+    by_id = {c.case_id: c for c in cases}
+    page = render_html(
+        summary=summary,
+        records=records,
+        figures=_figures(ok) if ok else {},
+        overlays=_overlays(records, by_id),
+        settings=settings,
+        case_columns=HTML_CASE_COLUMNS,
+    )
+    html_path = out_dir / "report.html"
+    with atomic_output(html_path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return EvaluationOutputs(csv_path, json_path, html_path, len(records), len(ok), len(problems))
