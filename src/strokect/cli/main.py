@@ -20,7 +20,10 @@ from strokect import __version__
 #: subcommand name -> (module, attribute). Add new subcommands here.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "info": ("strokect.cli.info", "info"),
+    "evaluate": ("strokect.cli.evaluate", "evaluate"),
     "perfusion": ("strokect.cli.perfusion", "perfusion"),
+    "synth": ("strokect.cli.synth", "synth"),
+    "segment": ("strokect.cli.segment", "segment"),
 }
 
 
