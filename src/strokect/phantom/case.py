@@ -62,8 +62,8 @@ def _aif_vessel(acq: dict, grid: Grid, pose: np.ndarray, side: str) -> dict:
     world = pose @ head_target
     ox, oy, _ = grid.origin_lps
     sz, sy, sx = grid.spacing_mm
-    i = int(round((world[0] - ox) / sx))
-    j = int(round((world[1] - oy) / sy))
+    i = int(np.rint((world[0] - ox) / sx))
+    j = int(np.rint((world[1] - oy) / sy))
     centre_world = np.array([ox + i * sx, oy + j * sy, world[2], 1.0])
     head = np.linalg.inv(pose) @ centre_world
     z0 = acq["slab_centre_head_z_mm"] - grid.shape[0] * sz / 2 - 12.0
@@ -101,6 +101,8 @@ def synth_case(
     subject = sample_subject(rng["subject"])
     values = sample_tissue_values(rng["subject"])
     lesion_p = sample_lesion(rng["lesion"], kind=kind)
+    for key in ("target_infarct_volume_ml", "hemorrhage_volume_ml"):
+        lesion_p[key] = max(lesion_p[key], preset.min_lesion_volume_ml)
     acq = acqm.sample_acquisition(rng["acquisition"], preset)
     times = acqm.ctp_times(acq)
     aif = sample_aif(

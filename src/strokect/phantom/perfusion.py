@@ -49,8 +49,8 @@ def sample_aif(
     return {
         "model": "gamma_variate+recirculation",
         "t0_s": first_frame_s + (prebolus_frames + rng.uniform(0.2, 0.8)) * dt_s,
-        "alpha": rng.uniform(2.5, 4.0),
-        "beta_s": rng.uniform(1.0, 1.6),
+        "alpha": rng.uniform(3.0, 4.5),
+        "beta_s": rng.uniform(1.6, 2.6),
         "peak_hu": rng.uniform(250.0, 450.0),
         "recirc_fraction": rng.uniform(0.08, 0.18),
         "recirc_delay_s": rng.uniform(14.0, 20.0),

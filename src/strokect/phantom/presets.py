@@ -30,6 +30,9 @@ class Preset:
         Only (frames, interval) pairs covering at least this long are drawn.
     ncct_shape_yx, ncct_spacing_yx_mm, ncct_slices, ncct_thickness_mm
         Follow-up (and baseline) whole-head NCCT grid.
+    min_lesion_volume_ml
+        Lower bound applied to the drawn infarct / haematoma volume (the tiny preset's 0.19 mL
+        follow-up voxels would otherwise lose small lesions).
     anatomy_spacing_mm
         ``(z, y, x)`` spacing of the head-frame grid on which the anatomy is built before it is
         resampled into every acquisition grid.
@@ -48,6 +51,7 @@ class Preset:
     ncct_slices: int
     ncct_thickness_mm: float
     anatomy_spacing_mm: tuple[float, float, float]
+    min_lesion_volume_ml: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,7 +64,7 @@ PRESETS: dict[str, Preset] = {
         ctp_spacing_yx_mm=(3.9, 3.9),
         ctp_slices=(8, 8),
         ctp_thickness_mm=(5.0,),
-        ctp_frames=(30, 30),
+        ctp_frames=(40, 40),
         ctp_dt_s=(2.0,),
         ctp_min_duration_s=55.0,
         ncct_shape_yx=(64, 64),
@@ -68,6 +72,7 @@ PRESETS: dict[str, Preset] = {
         ncct_slices=12,
         ncct_thickness_mm=12.5,
         anatomy_spacing_mm=(3.0, 3.0, 3.0),
+        min_lesion_volume_ml=20.0,
     ),
     "isles": Preset(
         name="isles",

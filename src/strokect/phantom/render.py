@@ -13,6 +13,7 @@ from strokect.phantom.perfusion import ResidueTable, aif_curve, vof_curve
 from strokect.phantom.tissues import dwi_map, hu_map, perfusion_maps
 
 MAX_BONE_FRACTION = 0.01  # follow-up infarct voxels hold less bone than this (partial volume)
+AIR_HU = -1000.0
 MIN_CBF = 1.0  # mL/100 g/min: below this a voxel has no tissue perfusion (MTT/Tmax stored as 0)
 
 
@@ -43,8 +44,8 @@ class _Sampler:
         self.packed = packed | (cavity.astype(np.uint8) << 5)
         self._codes = None
 
-    def smooth(self, field: np.ndarray) -> np.ndarray:
-        """Partial-volume (thick-slice) average of a head-grid field, float64."""
+    def smooth(self, field: np.ndarray, *, outside: float = 0.0) -> np.ndarray:
+        """Partial-volume (thick-slice) average of a head-grid field (``outside`` beyond), float64."""
         return resample_to_grid(
             np.asarray(field, np.float32),
             self.anatomy.grid,
@@ -52,6 +53,7 @@ class _Sampler:
             self.grid,
             order=1,
             slice_thickness_mm=self.thickness,
+            cval=outside,
         )
 
     def mask(self, field: np.ndarray) -> np.ndarray:
@@ -104,7 +106,7 @@ def render_acute(anatomy, lesion, values, acq, aif, *, grid, pose, times, rng, l
     cbf, cbv = np.where(perfused, cbf, 0.0), np.where(perfused, cbv, 0.0)
     hu = hu_map(anatomy, values)
     hu_acute = hu - acq["early_ischemic_change_hu"] * lesion["core"]
-    static = s.smooth(hu_acute)
+    static = s.smooth(hu_acute, outside=AIR_HU)
     f_art, f_vein = s.smooth(anatomy.tissue == ARTERY), s.smooth(anatomy.tissue == VEIN)
     table = ResidueTable(aif, t_end_s=float(times[-1]) + 1.0)
     ctp = np.repeat(static[None], times.size, axis=0)
@@ -137,6 +139,7 @@ def render_acute(anatomy, lesion, values, acq, aif, *, grid, pose, times, rng, l
         "mtt": _volume(mtt.astype(np.float32), grid, unit="s"),
         "tmax": _volume(np.where(perfused, delay, 0.0).astype(np.float32), grid, unit="s"),
         "dwi": _volume(dwi.astype(np.float32), grid, modality="DWI", unit="a.u."),
+        "blood_fraction": _volume((f_art + f_vein).astype(np.float32), grid, unit="1"),
         "core": _volume(core, grid),
         "penumbra": _volume(pen, grid),
         **{k: _volume(v, grid) for k, v in s.anatomy_masks().items() if k != "csf"},
@@ -157,14 +160,15 @@ def render_followup(anatomy, lesion, values, acq, *, grid, pose, rigid, rng, les
     bl = _Sampler(anatomy, grid, pose)
     fu = _Sampler(anatomy, grid, rigid @ pose)
     corr = acq["noise_correlation_px"]
-    baseline = bl.smooth(hu) + acqm.ct_noise(
+    baseline = bl.smooth(hu, outside=AIR_HU) + acqm.ct_noise(
         rng, grid.shape, sd_hu=acq["baseline_noise_sd_hu"], correlation_px=corr
     )
-    clean = fu.smooth(hu)
+    clean = fu.smooth(hu, outside=AIR_HU)
     gain, offset = acq["followup_contrast_gain"], acq["followup_offset_hu"]
     f_hem = fu.smooth(lesion["hemorrhage"])
     img = clean + f_hem * (lesion_p["hemorrhage_hu"] - clean)
-    img = 40.0 + gain * (img - 40.0) + offset  # scanner contrast/offset around brain level
+    soft = (clean > -200.0) & (clean < 300.0)  # scanner contrast/offset around brain level
+    img = np.where(soft, 40.0 + gain * (img - 40.0), img) + offset
     img += acqm.ct_noise(rng, grid.shape, sd_hu=acq["followup_noise_sd_hu"], correlation_px=corr)
     hem_mask = fu.mask(lesion["hemorrhage"])
     infarct_mask = fu.mask(lesion["infarct"])
@@ -199,6 +203,7 @@ def render_followup(anatomy, lesion, values, acq, *, grid, pose, rigid, rng, les
         "hemorrhage": _volume(hem_mask, grid),
         **{k: _volume(v, grid) for k, v in fu.anatomy_masks().items()},
         **{f"baseline_{k}": _volume(v, grid) for k, v in bl.anatomy_masks().items() if k != "csf"},
+        "baseline_infarct": _volume(bl.mask(lesion["infarct"]), grid),
         "labels": _volume(labels, grid),
     }
     return out, info

@@ -1,0 +1,60 @@
+"""``strokect synth``: write a digital head phantom cohort."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("synth")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Cohort folder to create (must be new or empty unless --overwrite).",
+)
+@click.option(
+    "--cases", default=10, show_default=True, type=click.IntRange(min=1), help="Number of cases."
+)
+@click.option(
+    "--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Cohort seed."
+)
+@click.option(
+    "--preset",
+    default="isles",
+    show_default=True,
+    type=click.Choice(["tiny", "isles", "full"]),
+    help="Acquisition preset.",
+)
+@click.option(
+    "--layout",
+    default="isles2018",
+    show_default=True,
+    type=click.Choice(["isles2018", "isles2024", "csv"]),
+    help="Folder layout.",
+)
+@click.option("--preview", is_flag=True, help="Also write a PNG mosaic per case under preview/.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing phantom cohort in the folder.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Parallel processes (files are identical for any value).",
+)
+def synth(output, cases, seed, preset, layout, preview, overwrite, workers) -> None:
+    """Generate a synthetic stroke CT cohort (NCCT pairs, 4D CTP, maps, DWI, masks)."""
+    from strokect.phantom import write_cohort
+
+    manifest = write_cohort(
+        output,
+        n_cases=cases,
+        seed=seed,
+        preset=preset,
+        layout=layout,
+        preview=preview,
+        overwrite=overwrite,
+        workers=workers,
+    )
+    click.echo(f"wrote {cases} {preset} cases ({layout}) to {output}; manifest {manifest}")

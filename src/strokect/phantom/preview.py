@@ -1,0 +1,80 @@
+"""PNG mosaic of one phantom case (matplotlib, Agg backend): CT, CTP, maps, DWI, masks, NCCT pair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from strokect.io.atomic import atomic_output
+
+
+def _panels(case) -> list[tuple[str, np.ndarray, dict]]:
+    a, f = case.acute, case.followup
+    core = a["core"].array
+    k = int(np.argmax(core.sum(axis=(1, 2)))) if core.any() else a["ct"].spatial_shape[0] // 2
+    inf = f["infarct"].array | f["hemorrhage"].array
+    kf = (
+        int(np.argmax(inf.sum(axis=(1, 2))))
+        if inf.any()
+        else f["ncct_followup"].spatial_shape[0] // 2
+    )
+    aif = case.metadata["aif"]["curve_hu"]
+    peak = int(np.argmax(aif))
+    brain = {"cmap": "gray", "vmin": 0, "vmax": 80}
+    return [
+        ("acute NCCT [0,80] HU", a["ct"].array[k], brain),
+        (
+            "CTP at AIF peak [0,200] HU",
+            a["ctp"].array[peak, k],
+            {"cmap": "gray", "vmin": 0, "vmax": 200},
+        ),
+        ("CBF mL/100g/min", a["cbf"].array[k], {"cmap": "jet", "vmin": 0, "vmax": 80}),
+        ("CBV mL/100g", a["cbv"].array[k], {"cmap": "jet", "vmin": 0, "vmax": 6}),
+        ("MTT s", a["mtt"].array[k], {"cmap": "jet", "vmin": 0, "vmax": 15}),
+        ("Tmax s", a["tmax"].array[k], {"cmap": "jet", "vmin": 0, "vmax": 16}),
+        ("DWI", a["dwi"].array[k], {"cmap": "gray"}),
+        (
+            "labels (4 penumbra, 5 core)",
+            a["labels"].array[k],
+            {"cmap": "tab10", "vmin": 0, "vmax": 9},
+        ),
+        ("baseline NCCT [0,80] HU", f["ncct_baseline"].array[kf], brain),
+        ("follow-up NCCT [0,80] HU", f["ncct_followup"].array[kf], brain),
+        (
+            "follow-up infarct+hemorrhage",
+            inf[kf] + f["hemorrhage"].array[kf],
+            {"cmap": "magma", "vmin": 0, "vmax": 2},
+        ),
+        (
+            "follow-up bone [-100,1500] HU",
+            f["ncct_followup"].array[kf],
+            {"cmap": "gray", "vmin": -100, "vmax": 1500},
+        ),
+    ]
+
+
+def write_preview(case, path: str | Path) -> Path:
+    """Write a 3x4 PNG mosaic of ``case`` to ``path`` (atomic); returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    panels = _panels(case)
+    fig = Figure(figsize=(12, 9.6), dpi=80)
+    m = case.metadata
+    fig.suptitle(
+        f"{case.case_id}: {m['lesion']['kind']} {m['lesion']['territory']}, class {m['lesion_class']}, "
+        f"core {m['volumes_ml']['acute']['core']:.1f} mL, infarct {m['volumes_ml']['followup']['infarct']:.1f} mL",
+        fontsize=10,
+    )
+    for i, (title, img, kw) in enumerate(panels):
+        ax = fig.add_subplot(3, 4, i + 1)
+        ax.imshow(img, interpolation="nearest", **kw)
+        ax.set_title(title, fontsize=8)
+        ax.set_axis_off()
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return path

@@ -1,0 +1,180 @@
+"""Write phantom cases in the ISLES 2018 layout, the ISLES 2024 BIDS-like layout or a CSV manifest.
+
+Every layout also gets ``metadata/<case_id>.json`` (all generating parameters, see
+`PhantomCase.metadata`) and a CSV manifest of *every* file written (``case_id,patient_id,role,
+path``): for ``layout="csv"`` it is ``<root>/manifest.csv``; for the ISLES layouts it is
+``<root>/extras/manifest.csv`` (kept out of the root so that `strokect.data.load_dataset` detects
+the ISLES layout), listing the ISLES files and the extra volumes the ISLES layouts have no slot for
+(NCCT pair, follow-up masks, DWI, labels...), which are written under ``<root>/extras/<case_id>/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from strokect.io import Volume, write_volume
+from strokect.io.atomic import atomic_output
+
+LAYOUTS = ("isles2018", "isles2024", "csv")
+#: ISLES 2018 modality folder name -> acute key; ids are consecutive in this order
+ISLES2018_MODS = (
+    ("CT_4DPWI", "ctp"),
+    ("CT", "ct"),
+    ("CT_CBF", "cbf"),
+    ("CT_CBV", "cbv"),
+    ("CT_MTT", "mtt"),
+    ("OT", "core"),
+    ("CT_Tmax", "tmax"),
+)
+#: manifest role of every case volume: (group, key) -> role
+MANIFEST_ROLES = {
+    ("acute", "ct"): "ncct",
+    ("acute", "ctp"): "ctp",
+    ("acute", "cbf"): "cbf",
+    ("acute", "cbv"): "cbv",
+    ("acute", "mtt"): "mtt",
+    ("acute", "tmax"): "tmax",
+    ("acute", "dwi"): "dwi",
+    ("followup", "ncct_baseline"): "ncct_baseline",
+    ("followup", "ncct_followup"): "ncct_followup",
+}
+ISLES2018_ID_BASE = 900000
+
+
+def manifest_role(group: str, key: str) -> str:
+    """Manifest role of ``case.<group>[key]``: an image role or ``mask_<name>``."""
+    if (group, key) in MANIFEST_ROLES:
+        return MANIFEST_ROLES[(group, key)]
+    if group == "acute" or key.startswith("baseline_") or key in ("infarct", "hemorrhage"):
+        return f"mask_{key}"
+    return f"mask_followup_{key}"
+
+
+def _write(vol: Volume, path: Path, rows: list, case_id: str, role: str, base: Path) -> None:
+    write_volume(vol, path)
+    rows.append((case_id, case_id, role, path.relative_to(base).as_posix()))
+
+
+def _write_json(obj: dict, path: Path) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+
+
+def write_csv_manifest(rows: list[tuple[str, str, str, str]], path: Path) -> None:
+    """Write ``case_id,patient_id,role,path`` rows (atomic)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(("case_id", "patient_id", "role", "path"))
+    writer.writerows(rows)
+    with atomic_output(path) as tmp:
+        tmp.write_text(buf.getvalue())
+
+
+def write_case(
+    case, root: str | Path, *, layout: str, index: int
+) -> list[tuple[str, str, str, str]]:
+    """Write one `PhantomCase` under ``root``; returns its manifest rows (paths relative to the
+    manifest's folder). ``index`` (0-based) numbers ISLES 2018 ``case_<index+1>``."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
+    root = Path(root)
+    _write_json(case.metadata, root / "metadata" / f"{case.case_id}.json")
+    if layout == "csv":
+        return _write_all(case, root / "cases" / case.case_id, root, skip=set())
+    base = root / "extras"
+    if layout == "isles2018":
+        rows, done = _write_isles2018(case, root, index=index, base=base)
+    else:
+        rows, done = _write_isles2024(case, root, base=base)
+    return rows + _write_all(case, base / case.case_id, base, skip=done)
+
+
+def _write_all(case, folder: Path, base: Path, *, skip: set) -> list:
+    rows: list = []
+    for group in ("acute", "followup"):
+        for key, vol in getattr(case, group).items():
+            if (group, key) in skip:
+                continue
+            role = manifest_role(group, key)
+            _write(vol, folder / f"{case.case_id}_{role}.nii.gz", rows, case.case_id, role, base)
+    return rows
+
+
+def _write_isles2018(case, root: Path, *, index: int, base: Path) -> tuple[list, set]:
+    rows: list = []
+    case_dir = root / "TRAINING" / f"case_{index + 1}"
+    patient = f"Train_{index + 1:02d}"
+    for k, (mod, key) in enumerate(ISLES2018_MODS):
+        ident = ISLES2018_ID_BASE + 10 * index + k
+        name = f"SMIR.Brain.XX.O.{mod}.{ident}"
+        path = case_dir / name / f"{name}.nii"
+        role = "mask_core" if key == "core" else MANIFEST_ROLES[("acute", key)]
+        write_volume(case.acute[key], path)
+        rows.append(
+            (case.case_id, case.case_id, role, Path("..", path.relative_to(root)).as_posix())
+        )
+        _write_json(
+            {
+                "id": ident,
+                "name": f"{name}.nii",
+                "generator": "strokect.phantom",
+                "description": f"ISLES 2018 - TRAIN - {patient}_A - {mod}",
+                "phantom_case_id": case.case_id,
+            },
+            case_dir / name / f"{name}.json",
+        )
+    return rows, {("acute", key) for _, key in ISLES2018_MODS}
+
+
+def resample_like(vol: Volume, reference: Volume, *, order: int) -> Volume:
+    """``vol`` resampled onto ``reference``'s grid by world position (0 outside ``vol``)."""
+    interp = sitk.sitkNearestNeighbor if order == 0 else sitk.sitkLinear
+    moving = vol.to_sitk()
+    ref = reference.with_array(np.zeros(reference.spatial_shape, np.float32)).to_sitk()
+    out = sitk.Resample(moving, ref, sitk.Transform(), interp, 0.0, moving.GetPixelID())
+    return Volume.from_sitk(out, metadata=dict(vol.metadata))
+
+
+def _write_isles2024(case, root: Path, *, base: Path) -> tuple[list, set]:
+    rows: list = []
+    sub = "sub-" + case.case_id.replace("_", "")
+    acute_dir = root / "rawdata" / sub / "ses-0001"
+    deriv = root / "derivatives" / sub
+    ncct = case.followup["ncct_baseline"]
+    files = [
+        (acute_dir / f"{sub}_ses-0001_ncct.nii.gz", ncct, "ncct_baseline"),
+        (acute_dir / f"{sub}_ses-0001_ctp.nii.gz", case.acute["ctp"], "ctp"),
+    ]
+    for key in ("cbf", "cbv", "mtt", "tmax"):
+        vol = case.acute[key]
+        files.append((acute_dir / "perfusion-maps" / f"{sub}_ses-0001_{key}.nii.gz", vol, key))
+        files.append(
+            (
+                deriv / "ses-0001" / "perfusion-maps" / f"{sub}_ses-0001_space-ncct_{key}.nii.gz",
+                resample_like(vol, ncct, order=1),
+                f"{key}_ncct",
+            )
+        )
+    lesion = case.followup["baseline_infarct"]
+    files.append(
+        (
+            deriv / "ses-0002" / f"{sub}_ses-0002_space-ncct_lesion-msk.nii.gz",
+            lesion,
+            "mask_baseline_infarct",
+        )
+    )
+    for path, vol, role in files:
+        write_volume(vol, path)
+        if not role.endswith("_ncct"):
+            rows.append(
+                (case.case_id, case.case_id, role, Path("..", path.relative_to(root)).as_posix())
+            )
+    done = {("followup", "ncct_baseline"), ("followup", "baseline_infarct")}
+    done |= {("acute", k) for k in ("ctp", "cbf", "cbv", "mtt", "tmax")}
+    return rows, done
