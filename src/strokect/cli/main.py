@@ -20,7 +20,6 @@ from strokect import __version__
 #: subcommand name -> (module, attribute). Add new subcommands here.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "info": ("strokect.cli.info", "info"),
-    "segment": ("strokect.cli.segment", "segment"),
     "evaluate": ("strokect.cli.evaluate", "evaluate"),
     "perfusion": ("strokect.cli.perfusion", "perfusion"),
     "synth": ("strokect.cli.synth", "synth"),
