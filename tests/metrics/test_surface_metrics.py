@@ -120,3 +120,19 @@ def test_non_binary_and_mismatched_masks_are_refused():
         compute_hd95(m * 2, m, spacing_mm=ANISO_SPACING)
     with pytest.raises(ValueError, match="shapes differ"):
         compute_hd95(m, m[:-1], spacing_mm=ANISO_SPACING)
+
+
+def test_documented_empty_mask_differences_from_monai():
+    # strokect: both empty -> 0 mm, one empty -> NaN; MONAI 1.x: both empty -> NaN, one empty -> inf
+    torch = pytest.importorskip("torch")
+    monai_metrics = pytest.importorskip("monai.metrics")
+    ref = random_blobs(4)
+    empty = np.zeros_like(ref)
+    t = lambda m: torch.as_tensor(m[None, None])  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        both = monai_metrics.compute_hausdorff_distance(t(empty), t(empty), include_background=True)
+        one = monai_metrics.compute_hausdorff_distance(t(empty), t(ref), include_background=True)
+    assert np.isnan(both.item()) and np.isinf(one.item())
+    assert compute_hausdorff(empty, empty, spacing_mm=ANISO_SPACING) == 0.0
+    assert np.isnan(compute_hausdorff(empty, ref, spacing_mm=ANISO_SPACING))
