@@ -9,12 +9,14 @@ from strokect.engine.checkpoint import (
     load_model,
     save_checkpoint,
 )
+from strokect.engine.crossval import CrossValResult, train_cross_validation
 from strokect.engine.distributed import dist_info_from_env, make_loader, shard_indices
 from strokect.engine.loop import FitResult, fit
 from strokect.engine.runner import move_to_device
 from strokect.engine.seeding import seed_everything, set_deterministic
 
 __all__ = [
+    "CrossValResult",
     "FitResult",
     "dist_info_from_env",
     "find_model_checkpoints",
@@ -27,4 +29,5 @@ __all__ = [
     "seed_everything",
     "set_deterministic",
     "shard_indices",
+    "train_cross_validation",
 ]

@@ -186,7 +186,7 @@ def _train(run: Run, train_data, val_data, max_epochs, val_every, resume, callba
     model_path = run.out_dir / "model.pt"
     if not (state.finished and model_path.exists()):
         model_path = run.finish()
-    if run.joined:
+    if run.joined and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return FitResult(
         networks=run.nets,

@@ -1,0 +1,187 @@
+"""Train a registered method on a dataset with patient-level k-fold cross-validation.
+
+Run folder layout (what ``strokect train -o RUN`` writes)::
+
+    RUN/config.json       method name, resolved config, folds, seed, data root, version
+    RUN/splits.json       patient-level folds (`strokect.data.splits`)
+    RUN/fold_<i>/         one `strokect.engine.fit` run per fold: last.pt, best.pt, model.pt, log.csv
+    RUN/cache/            optional cache of preprocessed cases (method-defined)
+
+The k fold models form the method's ensemble (`strokect.engine.find_model_checkpoints`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from strokect import __version__
+from strokect.engine import distributed as ddp
+from strokect.engine.loop import FitResult, fit
+from strokect.errors import InputError
+from strokect.io.atomic import atomic_output
+from strokect.methods.base import config_from_dict, config_to_dict, resolve_config
+from strokect.methods.registry import get_method_class
+
+__all__ = ["CrossValResult", "train_cross_validation"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CrossValResult:
+    """Outcome of `train_cross_validation`: the run folder and one `FitResult` per trained fold."""
+
+    run_dir: Path
+    folds: dict[int, FitResult]
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def _prepare_run(run_dir, method_name, config_file, overrides, resume, run_info):
+    """Resolve the config; refuse to clobber a run; on resume, reuse the run's saved config."""
+    cls = get_method_class(method_name)
+    config_path = run_dir / "config.json"
+    if resume:
+        if not config_path.is_file():
+            raise InputError(f"--resume: {run_dir} holds no config.json (not a strokect run)")
+        saved = json.loads(config_path.read_text(encoding="utf-8"))
+        if saved.get("method") != method_name:
+            raise InputError(
+                f"--resume: {run_dir} is a {saved.get('method')!r} run, not {method_name!r}"
+            )
+        config = config_from_dict(cls.config_cls, saved["config"], source=str(config_path))
+        if (config_file or overrides) and config != resolve_config(
+            cls.config_cls, config_file, overrides
+        ):
+            raise InputError(
+                f"--resume: --config/--set differ from the config saved in {config_path}"
+            )
+        return cls, config, saved
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise InputError(
+            f"run folder {run_dir} already exists and is not empty; use --resume or another -o"
+        )
+    config = resolve_config(cls.config_cls, config_file, overrides)
+    return cls, config, {"method": method_name, **run_info, "config": config_to_dict(config)}
+
+
+def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: bool):
+    from strokect.data.splits import load_splits, make_kfold_splits, save_splits
+
+    path = run_dir / "splits.json"
+    if resume and path.is_file():
+        return load_splits(path)
+    if folds == 1:
+        splits = [{"train": [c.case_id for c in cases], "val": []}]
+    else:
+        splits = make_kfold_splits(cases, folds, seed=seed)
+    if is_main:
+        save_splits(splits, path)
+    return splits
+
+
+def train_cross_validation(
+    method_name: str,
+    data_root: str | Path,
+    run_dir: str | Path,
+    *,
+    folds: int = 5,
+    fold: int | None = None,
+    config_file: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    resume: bool = False,
+    seed: int = 0,
+    deterministic: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+) -> CrossValResult:
+    """Train ``method_name`` on the dataset at ``data_root`` fold by fold (see the module docstring).
+
+    Parameters
+    ----------
+    method_name : str
+        A name of `strokect.methods.registry.METHODS`.
+    data_root : path
+        A dataset in any layout `strokect.data.load_dataset` reads.
+    run_dir : path
+        New (or empty) run folder; an existing run needs ``resume=True``.
+    folds : int
+        Number of patient-level folds (1: train on every case, without validation).
+    fold : int, optional
+        Train only this fold (0-based), e.g. one fold per job on a cluster.
+    config_file, overrides :
+        Config file and ``key=value`` overrides (`strokect.methods.base.resolve_config`).
+    resume : bool
+        Continue an interrupted run with its saved config and splits; finished folds are kept.
+    seed, deterministic, device, progress :
+        Passed to `strokect.engine.fit`.
+    """
+    from strokect.data import load_dataset
+
+    run_dir = Path(run_dir)
+    if folds < 1:
+        raise InputError(f"--folds must be >= 1, got {folds}")
+    if fold is not None and not 0 <= fold < folds:
+        raise InputError(f"--fold must be in 0..{folds - 1}, got {fold}")
+    info = ddp.dist_info_from_env()
+    dev = torch.device(device) if device else None
+    joined = ddp.init_process_group(
+        info, dev or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
+    try:
+        run_info = {
+            "strokect_version": __version__,
+            "folds": folds,
+            "seed": seed,
+            "data_root": str(data_root),
+        }
+        cls, config, saved = _prepare_run(
+            run_dir, method_name, config_file, overrides, resume, run_info
+        )
+        if joined:
+            torch.distributed.barrier()  # every rank checked the folder before rank 0 writes
+        cases = load_dataset(data_root).cases
+        if not cases:
+            raise InputError(f"no cases found in {data_root}")
+        by_id = {c.case_id: c for c in cases}
+        splits = _splits(
+            run_dir, cases, int(saved.get("folds", folds)), seed, resume, info.rank == 0
+        )
+        if info.rank == 0:
+            _write_json(run_dir / "config.json", saved)
+        results = {}
+        for i, split in enumerate(splits):
+            if fold is not None and i != fold:
+                continue
+            method = cls(config)
+            train_cases = [by_id[c] for c in split["train"]]
+            val_cases = [by_id[c] for c in split["val"]]
+            fold_dir = run_dir / f"fold_{i}"
+            logger.info(
+                "fold %d: %d training and %d validation cases", i, len(train_cases), len(val_cases)
+            )
+            results[i] = fit(
+                method,
+                lambda ctx, m=method, cs=train_cases: m.train_data(cs, ctx),
+                (lambda ctx, m=method, cs=val_cases: m.val_data(cs, ctx)) if val_cases else None,
+                out_dir=fold_dir,
+                resume=resume and (fold_dir / "last.pt").exists(),
+                seed=seed,
+                deterministic=deterministic,
+                device=device,
+                progress=progress,
+                cache_dir=run_dir / "cache",
+            )
+        return CrossValResult(run_dir=run_dir, folds=results)
+    finally:
+        if joined and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()

@@ -1,0 +1,115 @@
+"""``strokect train`` in process: folds, resolved config, no clobbering, resume, errors."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from strokect.cli.main import main
+from strokect.engine import find_model_checkpoints, load_model
+from strokect.methods import registry
+from strokect.methods.examples import ToyEndToEnd
+
+
+@pytest.fixture
+def toy_registered(monkeypatch):
+    monkeypatch.setitem(registry.METHODS, "toy-end-to-end", "strokect.methods.examples:ToyEndToEnd")
+
+
+@pytest.fixture
+def manifest_root(tmp_path):
+    """A CSV-manifest dataset of 6 cases from 4 patients (the toy method makes its own data)."""
+    root = tmp_path / "data"
+    root.mkdir()
+    image = nib.Nifti1Image(np.zeros((4, 4, 2), dtype=np.float32), np.eye(4))
+    rows = ["case_id,patient_id,role,path"]
+    for i, patient in enumerate(["P1", "P1", "P2", "P3", "P3", "P4"]):
+        nib.save(image, root / f"c{i}.nii.gz")
+        rows.append(f"c{i},{patient},ncct,c{i}.nii.gz")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def _args(root, out, *extra):
+    return [
+        "train",
+        "--method",
+        "toy-end-to-end",
+        "--data",
+        str(root),
+        "-o",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
+
+
+def test_train_folds_config_and_checkpoints(toy_registered, manifest_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    status = main(
+        _args(manifest_root, out, "--folds", "2", "--set", "max_epochs=2", "--set", "alpha=0.5")
+    )
+    assert status == 0, capsys.readouterr().err
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["method"] == "toy-end-to-end" and saved["folds"] == 2
+    assert saved["config"]["max_epochs"] == 2 and saved["config"]["alpha"] == 0.5
+    splits = json.loads((out / "splits.json").read_text())
+    assert splits  # written by strokect.data.splits
+    models = find_model_checkpoints(out)
+    assert [p.parent.name for p in models] == ["fold_0", "fold_1"]
+    method, _ = load_model(models[0], method=ToyEndToEnd)
+    assert method.config.alpha == 0.5  # the resolved config travels inside the checkpoint
+    assert "fold 1: 2 epochs" in capsys.readouterr().out
+
+
+def test_existing_run_is_never_clobbered_and_resume_continues(
+    toy_registered, manifest_root, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    assert (
+        main(_args(manifest_root, out, "--folds", "2", "--fold", "0", "--set", "max_epochs=1")) == 0
+    )
+    before = (out / "fold_0" / "model.pt").read_bytes()
+    assert main(_args(manifest_root, out, "--folds", "2")) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "fold_0" / "model.pt").read_bytes() == before
+    # resume trains the missing fold with the saved config and keeps the finished one
+    assert main(_args(manifest_root, out, "--folds", "2", "--resume")) == 0
+    assert (out / "fold_0" / "model.pt").read_bytes() == before
+    assert (out / "fold_1" / "model.pt").is_file()
+    assert main(_args(manifest_root, out, "--resume", "--set", "alpha=3")) == 2
+    assert "differ from the config saved" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--set", "nonsense=1"], "unknown key 'nonsense'"),
+        (["--set", "alpha=abc"], "config key 'alpha': expected float"),
+        (["--set", "alpha"], "--set expects key=value"),
+        (["--fold", "7"], "--fold must be in 0..4"),
+    ],
+)
+def test_bad_options_give_one_line_errors(
+    toy_registered, manifest_root, tmp_path, capsys, extra, message
+):
+    assert main(_args(manifest_root, tmp_path / "run", *extra)) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_method_and_config_file(manifest_root, tmp_path, capsys, toy_registered):
+    assert (
+        main(["train", "--method", "nope", "--data", str(manifest_root), "-o", str(tmp_path / "r")])
+        == 2
+    )
+    assert "unknown method 'nope'" in capsys.readouterr().err
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("max_epochs: 1\nlr: 0.01\n")
+    out = tmp_path / "run"
+    assert main(_args(manifest_root, out, "--folds", "1", "--config", str(cfg))) == 0
+    assert json.loads((out / "config.json").read_text())["config"]["lr"] == 0.01
+    assert find_model_checkpoints(out) == [out / "fold_0" / "model.pt"]
