@@ -32,7 +32,7 @@ def test_intracranial_dice_against_truth(head):
     assert ic.same_geometry(ct) and ic.array.dtype == np.uint8
     assert dice(ic.array, truth["intracranial"].array) >= 0.95
     assert ic.metadata["method"] == "threecnn-intracranial"
-    assert ic.metadata["region_growing"] == "3d-from-centre-of-gravity"
+    assert ic.metadata["region_growing"] == "3d-region-growing"
     # the neck / spinal canal below the foramen magnum is removed
     fm = ic.metadata["foramen_magnum_slice"]
     assert fm is not None and not ic.array[:fm].any()
@@ -72,12 +72,13 @@ def test_intracranial_refuses_no_skull(head):
 
 
 def test_intracranial_open_skull_falls_back_with_warning(head):
-    ct, _ = head
+    ct, truth = head
     open_skull = ct.array.copy()
     open_skull[20:, 30:50, 60:] = 35.0  # a lateral craniectomy opens the skull to the border
     with pytest.warns(StrokectWarning, match="leaked"):
         ic = intracranial_mask(ct.with_array(open_skull))
-    assert ic.metadata["region_growing"] == "2d-hole-filling-fallback"
+    assert ic.metadata["region_growing"] == "3d-region-growing-in-convex-hull"
+    assert dice(ic.array, truth["intracranial"].array) >= 0.9
 
 
 def test_csf_mask_finds_ventricles(head):

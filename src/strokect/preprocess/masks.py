@@ -104,29 +104,49 @@ def _grow_inside(
     """Connected non-skull region containing the bone's centre of gravity.
 
     When the centre of gravity falls on dilated bone, the nearest non-skull voxel within 20 mm
-    seeds the growth instead. When the grown region touches the in-plane image border (an open
-    skull: craniectomy, a slab cut through the vertex), it leaked outside the head; the mask then
-    falls back to filling the dilated skull's holes slice by slice, with a warning.
+    seeds the growth instead. When the grown region reaches the in-plane image border it leaked
+    out of the head (a gap in a thick-slice or coarse skull, a craniectomy, a slab cut through
+    the vertex): the growth is then repeated inside the slice-wise convex hull of the dilated
+    skull, with a warning; if that leaks too, the dilated skull's holes are filled slice by slice.
     """
-    labels, _ = ndi.label(~skull)
-    seed = np.round(ndi.center_of_mass(bone)).astype(int)
-    label = int(labels[tuple(seed)])
-    mode = "3d-from-centre-of-gravity"
-    if label == 0:
-        label = _nearest_label(labels, seed, spacing_mm, radius_mm=20.0)
-        mode = "3d-from-nearest-non-bone-voxel"
-    if label == 0:
-        raise InputError("ct: no non-bone voxel near the skull's centre of gravity")
-    region = labels == label
-    border = region[:, 0, :].any() or region[:, -1, :].any()
-    if border or region[:, :, 0].any() or region[:, :, -1].any():
+    seed = tuple(np.round(ndi.center_of_mass(bone)).astype(int))
+    region = _component_at(~skull, seed, spacing_mm)
+    if region is not None and not _touches_border(region):
+        return region, "3d-region-growing"
+    from skimage.morphology import convex_hull_image
+
+    hull = np.stack([convex_hull_image(s) if s.any() else s for s in skull])
+    region = _component_at(hull & ~skull, seed, spacing_mm)
+    if region is not None and not _touches_border(region):
         warn(
-            "intracranial mask: region growing leaked outside the skull (open skull or cut "
-            "slab); used slice-wise hole filling of the dilated skull instead"
+            "intracranial mask: region growing leaked out of the skull (a gap in the skull); "
+            "grew it again inside the slice-wise convex hull of the dilated skull"
         )
-        filled = np.stack([ndi.binary_fill_holes(s) for s in skull])
-        return filled & ~skull, "2d-hole-filling-fallback"
-    return region, mode
+        return region, "3d-region-growing-in-convex-hull"
+    warn(
+        "intracranial mask: region growing leaked outside the skull (open skull or cut slab); "
+        "used slice-wise hole filling of the dilated skull instead"
+    )
+    filled = np.stack([ndi.binary_fill_holes(s) for s in skull])
+    return filled & ~skull, "2d-hole-filling"
+
+
+def _component_at(candidate: np.ndarray, seed, spacing_mm) -> np.ndarray | None:
+    """6-connected component of ``candidate`` at ``seed`` (or at its nearest voxel, <= 20 mm)."""
+    labels, _ = ndi.label(candidate)
+    label = int(labels[seed])
+    if label == 0:
+        label = _nearest_label(labels, np.asarray(seed), spacing_mm, radius_mm=20.0)
+    return None if label == 0 else labels == label
+
+
+def _touches_border(region: np.ndarray) -> bool:
+    return bool(
+        region[:, 0, :].any()
+        or region[:, -1, :].any()
+        or region[:, :, 0].any()
+        or region[:, :, -1].any()
+    )
 
 
 def _nearest_label(labels, seed, spacing_mm, *, radius_mm: float) -> int:
