@@ -80,11 +80,6 @@ def convolution_matrix(aif: np.ndarray, dt_s: float, *, circulant: bool) -> np.n
     return dt_s * np.where(diff >= 0, kern[np.clip(diff, 0, size - 1)], 0.0)
 
 
-def _filtered_inverse(u, s, vt, threshold: float) -> np.ndarray:
-    inv = np.where(s >= threshold * s[0], 1.0 / np.maximum(s, 1e-30), 0.0)
-    return (vt.T * inv) @ u.T
-
-
 def peak_and_time(k: np.ndarray, dt_s: float, *, circulant: bool) -> tuple[np.ndarray, np.ndarray]:
     """Peak value and refined peak position (s) of the rows of ``k`` (shape ``(M, L)``)."""
     m, length = k.shape
@@ -155,42 +150,38 @@ def deconvolve(
     circulant = method != "ssvd"
     u, s, vt = np.linalg.svd(convolution_matrix(aif, dt_s, circulant=circulant))
     if method == "osvd":
-        ths = tuple(sorted(osvd_thresholds))
+        ths = tuple(sorted(osvd_thresholds, reverse=True))  # most regularised first
     else:
         ths = (DEFAULT_THRESHOLD[method] if threshold is None else float(threshold),)
-    inverses = [np.ascontiguousarray(_filtered_inverse(u, s, vt, th).T, np.float32) for th in ths]
+    ranks = [max(int(np.sum(s >= th * s[0])), 1) for th in ths]
+    r_max = max(ranks)
+    # k = c U_r diag(1/s_r) V_r^T; c is zero past sample n, so only U[:n] is needed, and the
+    # components of a looser threshold extend those of a stricter one (nested truncations).
+    proj_mat = np.ascontiguousarray(u[:n, :r_max] / s[None, :r_max], np.float32)
+    vt32 = np.ascontiguousarray(vt[:r_max], np.float32)
     peak = np.zeros(m, np.float32)
     tpeak = np.zeros(m, np.float32)
     used = np.zeros(m, np.float32)
-    length = inverses[0].shape[0]
     for start in range(0, m, _CHUNK):
         sl = slice(start, min(start + _CHUNK, m))
-        c = np.zeros((sl.stop - sl.start, length), np.float32)  # (voxels, time) contiguous
-        c[:, :n] = tissue[:, sl].T
-        p, t, th = _solve_chunk(c, inverses, ths, dt_s, circulant, oscillation_limit, method)
+        proj = np.ascontiguousarray(tissue[:, sl].T) @ proj_mat  # (voxels, r_max)
+        p, t, th = _solve_chunk(proj, vt32, ranks, ths, dt_s, circulant, oscillation_limit)
         peak[sl], tpeak[sl], used[sl] = p, t, th
     return ResidueSummary(peak=peak, peak_time_s=tpeak, threshold=used)
 
 
-def _solve_chunk(c, inverses, ths, dt_s, circulant, limit, method):
-    if method != "osvd":
-        p, t = peak_and_time(c @ inverses[0], dt_s, circulant=circulant)
-        return p, t, np.full(c.shape[0], ths[0], np.float32)
-    m = c.shape[0]
-    done = np.zeros(m, dtype=bool)
-    peak = np.zeros(m, np.float32)
-    tpeak = np.zeros(m, np.float32)
-    used = np.full(m, ths[-1], np.float32)
-    for i, (inv, th) in enumerate(zip(inverses, ths)):
-        todo = np.flatnonzero(~done)
-        if todo.size == 0:
-            break
-        k = (c if todo.size == m else c[todo]) @ inv
-        accept = oscillation_index(k) <= limit
-        if i == len(ths) - 1:
-            accept[:] = True
-        p, t = peak_and_time(k[accept], dt_s, circulant=circulant)
-        sel = todo[accept]
-        peak[sel], tpeak[sel], used[sel] = p, t, th
-        done[sel] = True
+def _solve_chunk(proj, vt, ranks, ths, dt_s, circulant, limit):
+    """Residue summaries of one chunk; for several thresholds keep, per voxel, the least
+    regularised residue whose oscillation index is <= ``limit`` (the strictest otherwise)."""
+    k = proj[:, : ranks[0]] @ vt[: ranks[0]]
+    peak, tpeak = peak_and_time(k, dt_s, circulant=circulant)
+    used = np.full(proj.shape[0], ths[0], np.float32)
+    for i in range(1, len(ranks)):
+        if ranks[i] > ranks[i - 1]:
+            k += proj[:, ranks[i - 1] : ranks[i]] @ vt[ranks[i - 1] : ranks[i]]
+        ok = np.flatnonzero(oscillation_index(k) <= limit)
+        if ok.size == 0:
+            continue
+        p, t = peak_and_time(k[ok], dt_s, circulant=circulant)
+        peak[ok], tpeak[ok], used[ok] = p, t, ths[i]
     return peak, tpeak, used

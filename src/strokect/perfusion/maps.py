@@ -27,12 +27,17 @@ from strokect.perfusion.deconvolution import (
     deconvolve,
     peak_and_time,
 )
+from strokect.perfusion.denoise import (
+    cbv_noise_sd,
+    normalized_convolution,
+    smooth_temporal,
+    tissue_mask,
+)
 from strokect.perfusion.preprocess import (
     brain_mask_from_baseline,
     detect_baseline_frames,
     motion_correct,
     resample_curves,
-    smooth_spatial,
     uniform_time_grid,
 )
 
@@ -55,9 +60,11 @@ class PerfusionConfig:
     dt_s: float | None = None  # uniform grid step; None: median frame step
     motion_correction: bool = False
     motion_in_plane: bool = False
-    smoothing_sigma_mm: float = 0.0  # in-plane Gaussian on every frame
+    smoothing_sigma_mm: float = 4.0  # in-plane normalized convolution within tissue (0: off)
+    temporal_sigma_s: float = 0.0  # Gaussian smoothing of every curve along time (0: off)
     brain_window_hu: tuple[float, float] = (0.0, 100.0)
-    csf_max_hu: float = 15.0  # baseline HU at or below -> CSF, excluded from the readout mask
+    csf_max_hu: float = 15.0  # baseline HU at or below -> CSF, excluded from the tissue mask
+    vessel_cbv_max: float = 8.0  # area-ratio CBV (mL/100 g) above -> vessel, excluded
     aif_n_voxels: int = 5
     aif_candidate_percentile: float = 95.0
     vof_scaling: bool = False  # scale the AIF so that its area equals the VOF's
@@ -79,7 +86,7 @@ class PerfusionResult:
 
     maps: dict[str, Volume]
     brain_mask: Volume
-    tissue_mask: Volume  # brain without CSF, for the readout
+    tissue_mask: Volume  # brain without CSF and vessels: the analysed voxels
     aif: InputFunction
     vof: InputFunction | None
     aif_scale: float
@@ -99,7 +106,7 @@ def _as_mask(mask, ref: Volume, name: str) -> np.ndarray:
 
 
 def _prepare(ctp: Volume, cfg: PerfusionConfig, brain_mask):
-    """Baseline, masks and (optionally smoothed, float32) series."""
+    """Baseline frames, baseline image and brain mask of the (float32) series."""
     arr = ctp.array.astype(np.float32, copy=False)
     rough = (
         _as_mask(brain_mask, ctp, "brain_mask")
@@ -116,9 +123,6 @@ def _prepare(ctp: Volume, cfg: PerfusionConfig, brain_mask):
         if brain_mask is not None
         else brain_mask_from_baseline(baseline, window_hu=cfg.brain_window_hu)
     )
-    if cfg.smoothing_sigma_mm > 0:
-        arr = smooth_spatial(arr, cfg.smoothing_sigma_mm, ctp.spacing_mm)
-        baseline = arr[:nb].mean(axis=0)
     return arr, baseline, brain, nb
 
 
@@ -130,6 +134,11 @@ def compute_perfusion_maps(
     brain_mask: Volume | np.ndarray | None = None,
 ) -> PerfusionResult:
     """CBF, CBV, MTT, Tmax, TTP from a 4D CTP series in HU.
+
+    Steps: baseline and brain mask; AIF/VOF from the unsmoothed curves; tissue mask = brain
+    without CSF and vessels (`strokect.perfusion.denoise.tissue_mask`); in-plane normalized
+    convolution of the concentration curves within tissue (``smoothing_sigma_mm``); optional
+    temporal smoothing; deconvolution; maps.
 
     Parameters
     ----------
@@ -145,7 +154,8 @@ def compute_perfusion_maps(
     Returns
     -------
     PerfusionResult
-        ``maps[name]`` 3D float32 Volumes on the input grid, 0 outside the brain.
+        ``maps[name]`` 3D float32 Volumes on the input grid, 0 outside the tissue mask
+        (``result.tissue_mask``: brain without CSF and vessels).
     """
     cfg = config or PerfusionConfig()
     require_4d(ctp, name="CTP", min_frames=cfg.min_frames)
@@ -153,43 +163,77 @@ def compute_perfusion_maps(
     if cfg.motion_correction:
         ctp = motion_correct(ctp, in_plane=cfg.motion_in_plane)
     arr, baseline, brain, nb = _prepare(ctp, cfg, brain_mask)
-    region = ndimage.binary_dilation(brain, structure=np.ones((1, 3, 3), bool), iterations=3)
-    if aif_mask is not None:
-        region |= _as_mask(aif_mask, ctp, "aif_mask")
-    flat = np.flatnonzero(region)
-    curves = arr.reshape(arr.shape[0], -1)[:, flat] - baseline.ravel()[flat][None]
     grid = uniform_time_grid(ctp.time_s, dt_s=cfg.dt_s)
     dt = float(grid[1] - grid[0])
-    curves = resample_curves(curves, ctp.time_s, grid)
-    in_brain = brain.ravel()[flat]
-    aif, vof, scale = _input_functions(curves, flat, grid, ctp, in_brain, aif_mask, cfg)
-    tissue = curves[:, in_brain]
-    maps = _maps_from_curves(tissue, aif.curve * scale, grid, cfg)
+    aif, vof, scale, cbv_raw = _vascular(arr, baseline, brain, grid, ctp, aif_mask, cfg)
+    noise_hu = _noise_hu(arr, brain, nb)
+    factor = cfg.hematocrit_factor / cfg.tissue_density_g_per_ml
+    cbv_sd = cbv_noise_sd(noise_hu, grid.size, nb, float(np.sum(aif.curve * scale)), factor)
+    tissue, vessel = tissue_mask(
+        brain,
+        baseline,
+        cbv_raw,
+        ctp.spacing_mm,
+        csf_max_hu=cfg.csf_max_hu,
+        vessel_cbv_max=cfg.vessel_cbv_max,
+        cbv_noise_sd=cbv_sd,
+    )
+    conc = normalized_convolution(
+        arr - baseline[None], tissue, cfg.smoothing_sigma_mm, ctp.spacing_mm
+    )
+    idx = np.flatnonzero(tissue)
+    curves = resample_curves(conc.reshape(conc.shape[0], -1)[:, idx], ctp.time_s, grid)
+    curves = smooth_temporal(curves, cfg.temporal_sigma_s, dt)
+    maps = _maps_from_curves(curves, aif.curve * scale, grid, cfg)
     ref = ctp.frame(0)
-    brain_idx = flat[in_brain]
     out = {}
     for name, values in maps.items():
         full = np.zeros(ref.spatial_shape, np.float32)
-        full.ravel()[brain_idx] = values
+        full.ravel()[idx] = values
         out[name] = ref.with_array(full, map=name)
-    tissue_mask = brain & (baseline > cfg.csf_max_hu)
     log.info(
-        "perfusion maps: %d brain voxels, method %s, AIF at %s",
-        brain_idx.size,
+        "perfusion maps: %d tissue voxels (%d vessel voxels excluded), method %s, AIF at %s",
+        idx.size,
+        int(vessel.sum()),
         cfg.method,
         np.round(aif.location_zyx, 1).tolist(),
     )
     return PerfusionResult(
         maps=out,
         brain_mask=ref.with_array(brain.astype(np.uint8)),
-        tissue_mask=ref.with_array(tissue_mask.astype(np.uint8)),
+        tissue_mask=ref.with_array(tissue.astype(np.uint8)),
         aif=aif,
         vof=vof,
         aif_scale=scale,
         n_baseline=nb,
         dt_s=dt,
         config=cfg,
+        info={"n_tissue_voxels": int(idx.size), "n_vessel_voxels": int(vessel.sum())},
     )
+
+
+def _noise_hu(arr: np.ndarray, brain: np.ndarray, nb: int) -> float:
+    """Median over the brain of the temporal SD of the baseline frames (HU); 0 if < 3 frames."""
+    if nb < 3:
+        return 0.0
+    return float(np.median(arr[:nb, brain].std(axis=0, ddof=1)))
+
+
+def _vascular(arr, baseline, brain, grid, ctp, aif_mask, cfg):
+    """AIF, VOF, AIF scale and the unsmoothed area-ratio CBV map (for vessel detection)."""
+    region = ndimage.binary_dilation(brain, structure=np.ones((1, 3, 3), bool), iterations=3)
+    if aif_mask is not None:
+        region |= _as_mask(aif_mask, ctp, "aif_mask")
+    flat = np.flatnonzero(region)
+    curves = arr.reshape(arr.shape[0], -1)[:, flat] - baseline.ravel()[flat][None]
+    curves = resample_curves(curves, ctp.time_s, grid)
+    in_brain = brain.ravel()[flat]
+    aif, vof, scale = _input_functions(curves, flat, grid, ctp, in_brain, aif_mask, cfg)
+    factor = cfg.hematocrit_factor / cfg.tissue_density_g_per_ml
+    cbv_raw = np.zeros(brain.shape, np.float32)
+    area = curves.sum(axis=0, dtype=np.float64) / float(np.sum(aif.curve * scale))
+    cbv_raw.ravel()[flat] = area * factor * 100.0
+    return aif, vof, scale, cbv_raw
 
 
 def _input_functions(curves, flat, grid, ctp, in_brain, aif_mask, cfg):
