@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from strokect.phantom.fields import segment_distance, smooth_field
+from strokect.phantom.fields import segment_distance, separable_cubic, smooth_field
 from strokect.phantom.geometry import HeadGrid
 
 # internal tissue codes on the head grid
@@ -26,7 +26,8 @@ PUBLIC_LABEL = np.array([0, 1, 2, 3, 1, 1, 6, 7, 7, 7, 2, 6], dtype=np.uint8)
 PARENCHYMA = (GM, WM, DEEP_GM, CEREBELLUM, BRAINSTEM)
 #: territory codes (L = patient left = +x)
 TERRITORIES = {"ACA_L": 1, "ACA_R": 2, "MCA_L": 3, "MCA_R": 4, "PCA_L": 5, "PCA_R": 6}
-HALF_EXTENT_MM = (88.0, 108.0, 95.0)  # head grid covers +- these (x, y, z)
+HALF_EXTENT_MM = (88.0, 108.0, 95.0)
+COARSE_EDT_MM = 2.0  # head grid covers +- these (x, y, z)
 
 
 def sample_subject(rng: np.random.Generator) -> dict:
@@ -79,7 +80,7 @@ def build_anatomy(
     Z, Y, X = z[:, None, None], y[None, :, None], x[None, None, :]
     ax, ay, az = params["cavity_half_axes_mm"]
     asym = params["hemisphere_asymmetry"]
-    mid = params["midline_bend_mm"] * np.sin(np.pi * Y / ay) * np.ones_like(Z)
+    mid = params["midline_bend_mm"] * np.sin(np.pi * Y / ay)  # (1, ny, 1)
     side = np.where(X >= mid, 1.0, -1.0)
 
     # ---- cavity: asymmetric ellipsoid with a wobble and a skull-base floor
@@ -90,9 +91,7 @@ def build_anatomy(
     temporal = np.exp(-((np.abs(X) - 0.6 * ax) ** 2) / 200.0 - (Y + 5.0) ** 2 / 500.0)
     floor = -az * (0.38 + 0.6 * sig + 0.25 * temporal)
     cavity = (r < 1.0) & (Z > floor)
-    sampling = grid.spacing_mm
-    d_in = ndimage.distance_transform_edt(cavity, sampling=sampling).astype(np.float32)
-    d_out = ndimage.distance_transform_edt(~cavity, sampling=sampling).astype(np.float32)
+    d_in, d_out = _distances(cavity, grid.spacing_mm)
 
     tissue = np.zeros(grid.shape, np.uint8)
     # ---- skull, scalp, fat
@@ -139,16 +138,37 @@ def build_anatomy(
     return Anatomy(grid, tissue, texture, territory, bone_depth, params)
 
 
+def _distances(cavity: np.ndarray, spacing_mm) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (mm) inside and outside the cavity, by an EDT on a ~2 mm subsampled grid.
+
+    The subsampled distances are interpolated back (cubic); near the surface they are exact to
+    about half a coarse voxel, which is all the shell-thickness rules need.
+    """
+    step = [max(1, round(COARSE_EDT_MM / s)) for s in spacing_mm]
+    coarse = cavity[:: step[0], :: step[1], :: step[2]]
+    coarse_spacing = [s * k for s, k in zip(spacing_mm, step)]
+    axes = [np.arange(n) / k for n, k in zip(cavity.shape, step)]
+    inside = ndimage.distance_transform_edt(coarse, sampling=coarse_spacing).astype(np.float32)
+    outside = ndimage.distance_transform_edt(~coarse, sampling=coarse_spacing).astype(np.float32)
+    d_in = np.maximum(separable_cubic(inside - outside, axes), 0.0)
+    d_out = np.maximum(separable_cubic(outside - inside, axes), 0.0)
+    return np.where(cavity, d_in, 0.0).astype(np.float32), np.where(cavity, 0.0, d_out).astype(
+        np.float32
+    )
+
+
 def _fissures(tissue, brain, X, Y, Z, mid, ax, ay, az) -> None:
     dx = np.abs(X - mid)
     deep = (Z > 0.25 * az) | (np.abs(Y + 0.05 * ay) > 0.5 * ay)
     tissue[brain & deep & (dx < 4.0) & (tissue != CSF)] = GM
     tissue[brain & deep & (dx < 1.1)] = CSF
-    for s in (-1.0, 1.0):
-        lateral = (s * (X - mid) > 0.5 * ax) & (Y > -0.45 * ay) & (Y < 0.15 * ay)
-        plane = np.abs(Z - (0.05 * az + 0.25 * Y))
-        tissue[brain & lateral & (plane < 4.5) & (tissue != CSF)] = GM
-        tissue[brain & lateral & (plane < 1.4)] = CSF
+    # Sylvian fissure: a transverse cleft from the lateral surface to the insula (z -18..14 mm)
+    band = (Z > -0.27 * az) & (Z < 0.2 * az)
+    lateral = (dx > 0.5 * ax) & band
+    cleft = np.abs(Y - (-0.06 * ay - 0.4 * (dx - 0.53 * ax)))
+    insula = (np.abs(dx - 0.52 * ax) < 2.5) & (Y > -0.3 * ay) & (Y < 0.14 * ay) & band
+    tissue[brain & ((lateral & (cleft < 4.5)) | insula) & (tissue != CSF)] = GM
+    tissue[brain & lateral & (cleft < 1.3)] = CSF
 
 
 def _posterior_fossa(tissue, brain, rng, grid, X, Y, Z, mid, ax, ay, az) -> None:
@@ -173,6 +193,21 @@ def _ellipsoid(X, Y, Z, c, a) -> np.ndarray:
     return ((X - c[0]) / a[0]) ** 2 + ((Y - c[1]) / a[1]) ** 2 + ((Z - c[2]) / a[2]) ** 2 < 1.0
 
 
+def _paint_ellipsoid(tissue, where, value, Xm, Y, Z, c, a) -> None:
+    """``tissue[where & ellipsoid(c, a)] = value``, evaluated in the ellipsoid's bounding box.
+
+    ``Xm`` (1, ny, nx) is x relative to the midline, ``Y`` (1, ny, 1), ``Z`` (nz, 1, 1).
+    """
+    zs = np.flatnonzero(np.abs(Z[:, 0, 0] - c[2]) < a[2])
+    ys = np.flatnonzero(np.abs(Y[0, :, 0] - c[1]) < a[1])
+    xs = np.flatnonzero((np.abs(Xm[0] - c[0]) < a[0]).any(axis=0))
+    if not (zs.size and ys.size and xs.size):
+        return
+    sl = (slice(zs[0], zs[-1] + 1), slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1))
+    inside = _ellipsoid(Xm[:, sl[1], sl[2]], Y[:, sl[1]], Z[sl[0]], c, a) & where[sl]
+    tissue[sl][inside] = value
+
+
 def _deep_structures(tissue, X, Y, Z, mid, vscale) -> None:
     brain = np.isin(tissue, PARENCHYMA)
     Xm = X - mid
@@ -182,14 +217,14 @@ def _deep_structures(tissue, X, Y, Z, mid, vscale) -> None:
             ((22.0, -4.0, 1.0), (5.5, 13.0, 8.0)),  # lentiform nucleus
             ((9.0, 12.0, 4.0), (8.0, 12.0, 8.0)),  # thalamus
         ):
-            tissue[brain & _ellipsoid(Xm, Y, Z, (s * c[0], c[1], c[2]), a)] = DEEP_GM
+            _paint_ellipsoid(tissue, brain, DEEP_GM, Xm, Y, Z, (s * c[0], c[1], c[2]), a)
         v = vscale
         for c, a in (
             ((7.0 * v, -8.0, 16.0), (4.5 * v, 26.0, 5.5 * v)),  # body + frontal horn
             ((16.0 * v, 26.0, 9.0), (5.0 * v, 10.0, 7.0 * v)),  # atrium / occipital horn
             ((27.0, 2.0, -14.0), (2.5 * v, 11.0, 3.0 * v)),  # temporal horn
         ):
-            tissue[brain & _ellipsoid(Xm, Y, Z, (s * c[0], c[1], c[2]), a)] = CSF
+            _paint_ellipsoid(tissue, brain, CSF, Xm, Y, Z, (s * c[0], c[1], c[2]), a)
     third = (np.abs(Xm) < 1.2 * vscale) & (Y > -12.0) & (Y < 14.0) & (Z > -12.0) & (Z < 9.0)
     tissue[brain & third] = CSF
 

@@ -26,11 +26,11 @@ def smooth_field(
     noise = (noise / (noise.std() + 1e-12)).astype(np.float32)
     # head-grid voxel index i -> coarse lattice index 1.5 + i * spacing / pitch
     axes = [1.5 + np.arange(n) * s / pitch for n, s in zip(grid.shape, grid.spacing_mm)]
-    out = _separable_cubic(noise, axes)
+    out = separable_cubic(noise, axes)
     return out.astype(dtype)
 
 
-def _separable_cubic(coarse: np.ndarray, axes: list[np.ndarray]) -> np.ndarray:
+def separable_cubic(coarse: np.ndarray, axes: list[np.ndarray]) -> np.ndarray:
     """Interpolate ``coarse`` at the outer product of 1D fractional index ``axes`` (cubic)."""
     out = coarse
     for axis, pos in enumerate(axes):

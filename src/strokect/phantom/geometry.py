@@ -142,6 +142,31 @@ class HeadGrid:
         return oz + sz * np.arange(nz), oy + sy * np.arange(ny), ox + sx * np.arange(nx)
 
 
+def _head_index(points_world: np.ndarray, head_grid: HeadGrid, inv_pose: np.ndarray) -> np.ndarray:
+    """Fractional head-grid indices ``(..., 3)`` in (z, y, x) order of world points ``(..., 3)``."""
+    head = points_world @ inv_pose[:3, :3].T + inv_pose[:3, 3]
+    idx = (head - np.asarray(head_grid.origin_head)) / np.asarray(head_grid.spacing_mm[::-1])
+    return idx[..., ::-1]
+
+
+def target_block(grid: Grid, head_grid: HeadGrid, pose: np.ndarray, head_box: tuple) -> tuple:
+    """Index box ``(z0, z1, y0, y1, x0, x1)`` of ``grid`` covering the head-grid index box
+    ``head_box = (z0, z1, y0, y1, x0, x1)`` (half-open), padded by one voxel."""
+    corners_head = np.array(
+        [[z, y, x] for z in head_box[0:2] for y in head_box[2:4] for x in head_box[4:6]], float
+    )
+    spacing_xyz = np.asarray(head_grid.spacing_mm[::-1])
+    head_xyz = corners_head[:, ::-1] * spacing_xyz + np.asarray(head_grid.origin_head)
+    world = head_xyz @ pose[:3, :3].T + pose[:3, 3]
+    idx = (world - np.asarray(grid.origin_lps)) / np.asarray(grid.spacing_mm[::-1])
+    lo = np.floor(idx.min(axis=0))[::-1].astype(int) - 1
+    hi = np.ceil(idx.max(axis=0))[::-1].astype(int) + 2
+    box = []
+    for a in range(3):
+        box += [int(np.clip(lo[a], 0, grid.shape[a])), int(np.clip(hi[a], 0, grid.shape[a]))]
+    return tuple(box)
+
+
 def resample_to_grid(
     field: np.ndarray,
     head_grid: HeadGrid,
@@ -151,6 +176,7 @@ def resample_to_grid(
     order: int,
     slice_thickness_mm: float | None = None,
     cval: float = 0.0,
+    block: tuple | None = None,
 ) -> np.ndarray:
     """Sample a head-frame ``field`` at the voxel centres of a scanner ``grid``.
 
@@ -166,25 +192,58 @@ def resample_to_grid(
         When given, ``field`` is first averaged over this length along head z (a box filter), which
         models the partial-volume averaging of a thick axial slice (exact when the slice plane is
         the head's axial plane, a close approximation for the small tilts used here).
+    cval
+        Value outside the head grid.
+    block
+        Only fill this index box ``(z0, z1, y0, y1, x0, x1)`` of ``grid``; the rest is ``cval``.
 
     Returns
     -------
     ndarray, shape ``grid.shape``, float64 for ``order=1``, the field's dtype for ``order=0``.
     """
-    if slice_thickness_mm is not None:
-        size = round(slice_thickness_mm / head_grid.spacing_mm[0])
-        if size > 1:
-            field = ndimage.uniform_filter1d(np.asarray(field, np.float64), size, axis=0)
+    out = np.full(grid.shape, cval, dtype=field.dtype if order == 0 else np.float64)
+    z0, z1, y0, y1, x0, x1 = (
+        block if block is not None else (0, grid.shape[0], 0, grid.shape[1], 0, grid.shape[2])
+    )
+    if z0 >= z1 or y0 >= y1 or x0 >= x1:
+        return out
     inv = np.linalg.inv(pose)
-    scale = 1.0 / np.asarray(head_grid.spacing_mm[::-1])  # x, y, z
-    origin = np.asarray(head_grid.origin_head)
-    out = np.empty(grid.shape, dtype=field.dtype if order == 0 else np.float64)
-    for k in range(grid.shape[0]):
-        world = grid.world_of_slice(k)
-        head = world @ inv[:3, :3].T + inv[:3, 3]
-        idx = (head - origin) * scale  # (ny, nx, 3) in x, y, z order
-        coords = np.stack([idx[..., 2], idx[..., 1], idx[..., 0]])
-        out[k] = ndimage.map_coordinates(
-            field, coords, order=order, mode="constant", cval=cval, prefilter=False
+    size = 1
+    if slice_thickness_mm is not None:
+        size = max(1, round(slice_thickness_mm / head_grid.spacing_mm[0]))
+    # crop the head grid to what the block can reach (+ the thick-slice filter support)
+    corners = np.array(
+        [
+            grid.world_of_slice(k)[[y0, y0, y1 - 1, y1 - 1], [x0, x1 - 1, x0, x1 - 1]]
+            for k in (z0, z1 - 1)
+        ]
+    ).reshape(-1, 3)
+    cidx = _head_index(corners, head_grid, inv)
+    pad = np.array([size // 2 + 2, 2, 2])
+    lo = np.clip(np.floor(cidx.min(axis=0)).astype(int) - pad, 0, head_grid.shape)
+    hi = np.clip(np.ceil(cidx.max(axis=0)).astype(int) + pad + 1, 0, head_grid.shape)
+    if np.any(hi <= lo):
+        return out
+    sub = field[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    if order == 1 and sub.dtype != np.float32:
+        sub = sub.astype(np.float32)
+    if size > 1:
+        sub = ndimage.uniform_filter1d(sub, size, axis=0)
+    # affine: target index (x, y, z, 1) -> head-grid index (x, y, z)
+    to_world = np.eye(4)
+    to_world[:3, :3] = np.diag(grid.spacing_mm[::-1])
+    to_world[:3, 3] = grid.origin_lps
+    to_head = np.eye(4)
+    to_head[:3, :3] = np.diag(1.0 / np.asarray(head_grid.spacing_mm[::-1]))
+    to_head[:3, 3] = -np.asarray(head_grid.origin_head) / np.asarray(head_grid.spacing_mm[::-1])
+    aff = (to_head @ inv @ to_world)[:3]
+    ii, jj = np.arange(x0, x1, dtype=float), np.arange(y0, y1, dtype=float)
+    coords = np.empty((3, y1 - y0, x1 - x0))
+    for k in range(z0, z1):
+        for a, axis in enumerate((2, 1, 0)):  # coords in (z, y, x) order of the head grid
+            row = aff[axis]
+            coords[a] = row[0] * ii[None, :] + row[1] * jj[:, None] + (row[2] * k + row[3] - lo[a])
+        out[k, y0:y1, x0:x1] = ndimage.map_coordinates(
+            sub, coords, order=order, mode="constant", cval=cval, prefilter=False
         )
     return out

@@ -87,7 +87,7 @@ PRESETS: dict[str, Preset] = {
         ncct_spacing_yx_mm=(0.977, 0.977),
         ncct_slices=30,
         ncct_thickness_mm=5.0,
-        anatomy_spacing_mm=(1.25, 1.0, 1.0),
+        anatomy_spacing_mm=(2.0, 1.25, 1.25),
     ),
     "full": Preset(
         name="full",
@@ -102,7 +102,7 @@ PRESETS: dict[str, Preset] = {
         ncct_spacing_yx_mm=(0.45, 0.45),
         ncct_slices=30,
         ncct_thickness_mm=5.0,
-        anatomy_spacing_mm=(1.25, 0.7, 0.7),
+        anatomy_spacing_mm=(2.0, 0.9, 0.9),
     ),
 }
 

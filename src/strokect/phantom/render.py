@@ -7,8 +7,8 @@ import numpy as np
 from strokect.io import Volume
 from strokect.phantom import acquisition as acqm
 from strokect.phantom.anatomy import ARTERY, BONE, CSF, PARENCHYMA, PUBLIC_LABEL, VEIN, Anatomy
-from strokect.phantom.geometry import Grid, resample_to_grid
-from strokect.phantom.lesions import lesion_class_of
+from strokect.phantom.geometry import Grid, resample_to_grid, target_block
+from strokect.phantom.lesions import LESION_CLASSES, lesion_class_of
 from strokect.phantom.perfusion import ResidueTable, aif_curve, vof_curve
 from strokect.phantom.tissues import dwi_map, hu_map, perfusion_maps
 
@@ -34,36 +34,53 @@ class _Sampler:
     def __init__(self, anatomy: Anatomy, grid: Grid, pose: np.ndarray):
         self.anatomy, self.grid, self.pose = anatomy, grid, pose
         self.thickness = grid.spacing_mm[0]
-        packed = PUBLIC_LABEL[anatomy.tissue] | (np.isin(anatomy.tissue, PARENCHYMA) << 3).astype(
-            np.uint8
-        )
-        packed |= (anatomy.tissue == CSF).astype(np.uint8) << 4
-        cavity = np.isin(anatomy.tissue, (*PARENCHYMA, CSF, ARTERY, VEIN)) & (
-            anatomy.bone_depth == 0
-        )
-        self.packed = packed | (cavity.astype(np.uint8) << 5)
         self._codes = None
 
-    def smooth(self, field: np.ndarray, *, outside: float = 0.0) -> np.ndarray:
+    def _packed(self) -> np.ndarray:
+        """Public label (bits 0-2) + parenchyma (bit 3) + CSF (bit 4) + cavity (bit 5), cached."""
+        a = self.anatomy
+        if getattr(a, "_packed", None) is None:
+            packed = PUBLIC_LABEL[a.tissue]
+            packed |= np.isin(a.tissue, PARENCHYMA).astype(np.uint8) << 3
+            packed |= (a.tissue == CSF).astype(np.uint8) << 4
+            cavity = np.isin(a.tissue, (*PARENCHYMA, CSF, ARTERY, VEIN)) & (a.bone_depth == 0)
+            a._packed = packed | (cavity.astype(np.uint8) << 5)
+        return a._packed
+
+    def smooth(self, field: np.ndarray, *, outside: float = 0.0, block=None) -> np.ndarray:
         """Partial-volume (thick-slice) average of a head-grid field (``outside`` beyond), float64."""
         return resample_to_grid(
-            np.asarray(field, np.float32),
+            field,
             self.anatomy.grid,
             self.pose,
             self.grid,
             order=1,
             slice_thickness_mm=self.thickness,
             cval=outside,
+            block=block,
         )
+
+    def fraction(self, mask: np.ndarray) -> np.ndarray:
+        """Partial-volume fraction of a (sparse) boolean head-grid mask, computed in its box only."""
+        if not mask.any():
+            return np.zeros(self.grid.shape)
+        box = []
+        for axis in range(3):
+            hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+            box += [int(hit[0]), int(hit[-1]) + 1]
+        block = target_block(self.grid, self.anatomy.grid, self.pose, tuple(box))
+        pad = int(np.ceil(self.thickness / self.grid.spacing_mm[0]))
+        block = (max(block[0] - pad, 0), min(block[1] + pad, self.grid.shape[0]), *block[2:])
+        return self.smooth(mask.astype(np.float32), block=block)
 
     def mask(self, field: np.ndarray) -> np.ndarray:
         """Mask of voxels at least half covered by ``field`` (uint8)."""
-        return (self.smooth(field.astype(np.float32)) >= 0.5).astype(np.uint8)
+        return (self.fraction(field) >= 0.5).astype(np.uint8)
 
     def codes(self) -> np.ndarray:
         if self._codes is None:
             self._codes = resample_to_grid(
-                self.packed, self.anatomy.grid, self.pose, self.grid, order=0
+                self._packed(), self.anatomy.grid, self.pose, self.grid, order=0
             )
         return self._codes
 
@@ -79,42 +96,55 @@ class _Sampler:
         return (self.codes() & 7).astype(np.uint8)
 
 
-def _curves_into(ctp: np.ndarray, table: ResidueTable, times, cbf, mtt, delay) -> None:
-    sel = cbf > MIN_CBF
-    idx = np.flatnonzero(sel)
-    chunk = 200_000
-    flat = ctp.reshape(ctp.shape[0], -1)
-    for start in range(0, idx.size, chunk):
-        part = idx[start : start + chunk]
-        flat[:, part] += table.curves(
-            times, cbf=cbf.ravel()[part], mtt_s=mtt.ravel()[part], delay_s=delay.ravel()[part]
-        )
+def _truth_maps(s: _Sampler, maps: dict) -> dict[str, np.ndarray]:
+    """Thick-slice truth maps: CBF, CBV partial-volume averages; delay CBF-weighted; MTT = 60 CBV/CBF."""
+    cbf = s.smooth(maps["cbf"])
+    perfused = cbf > MIN_CBF
+    safe = np.where(perfused, cbf, 1.0)
+    cbv = np.where(perfused, s.smooth(maps["cbv"]), 0.0)
+    delay = np.where(perfused, s.smooth(maps["cbf"] * maps["delay"]) / safe, 0.0)
+    return {
+        "cbf": np.where(perfused, cbf, 0.0),
+        "cbv": cbv,
+        "mtt": np.where(perfused, 60.0 * cbv / safe, 0.0),
+        "tmax": delay,
+    }
+
+
+def _ctp_frames(static, truth, f_art, f_vein, aif, vof_params, times, rng, sd_hu) -> np.ndarray:
+    """4D CTP (int16 HU): static + tissue enhancement + arterial/venous blood + white noise."""
+    idx = np.flatnonzero(truth["cbf"] > MIN_CBF)
+    table = ResidueTable(aif, t_end_s=float(times[-1]) + 1.0)
+    enhancement = table.curves(
+        times,
+        cbf=truth["cbf"].ravel()[idx],
+        mtt_s=truth["mtt"].ravel()[idx],
+        delay_s=truth["tmax"].ravel()[idx],
+    ).astype(np.float32)
+    a, v = aif_curve(times, aif), vof_curve(times, aif, **vof_params)
+    static32, f_art32, f_vein32 = (x.astype(np.float32) for x in (static, f_art, f_vein))
+    ctp = np.empty((times.size, *static.shape), np.int16)
+    for k in range(times.size):
+        frame = static32 + np.float32(a[k]) * f_art32 + np.float32(v[k]) * f_vein32
+        frame.ravel()[idx] += enhancement[k]
+        frame += rng.standard_normal(static.shape, dtype=np.float32) * np.float32(sd_hu)
+        ctp[k] = np.rint(frame)
+    return ctp
 
 
 def render_acute(anatomy, lesion, values, acq, aif, *, grid, pose, times, rng, lesion_p):
     """Acute slab volumes (see `PhantomCase`) and extra information (VOF)."""
     s = _Sampler(anatomy, grid, pose)
     side = None if lesion_p["kind"] in ("hemorrhage", "none") else lesion_p["territory"][-1]
-    maps = perfusion_maps(anatomy, values, lesion, lesion_side=side)
-    cbf = s.smooth(maps["cbf"])
-    cbv = s.smooth(maps["cbv"])
-    delay = np.where(
-        cbf > MIN_CBF, s.smooth(maps["cbf"] * maps["delay"]) / np.maximum(cbf, 1e-9), 0.0
-    )
-    perfused = cbf > MIN_CBF
-    mtt = np.where(perfused, 60.0 * cbv / np.maximum(cbf, 1e-9), 0.0)
-    cbf, cbv = np.where(perfused, cbf, 0.0), np.where(perfused, cbv, 0.0)
+    truth = _truth_maps(s, perfusion_maps(anatomy, values, lesion, lesion_side=side))
     hu = hu_map(anatomy, values)
     hu_acute = hu - acq["early_ischemic_change_hu"] * lesion["core"]
     static = s.smooth(hu_acute, outside=AIR_HU)
-    f_art, f_vein = s.smooth(anatomy.tissue == ARTERY), s.smooth(anatomy.tissue == VEIN)
-    table = ResidueTable(aif, t_end_s=float(times[-1]) + 1.0)
-    ctp = np.repeat(static[None], times.size, axis=0)
-    _curves_into(ctp, table, times, cbf, mtt, delay)
+    f_art, f_vein = s.fraction(anatomy.tissue == ARTERY), s.fraction(anatomy.tissue == VEIN)
     vof_params = {"delay_s": 6.0, "dispersion": 1.6}
-    ctp += f_art[None] * aif_curve(times, aif)[:, None, None, None]
-    ctp += f_vein[None] * vof_curve(times, aif, **vof_params)[:, None, None, None]
-    ctp += rng.standard_normal(ctp.shape) * acq["ctp_noise_sd_hu"]
+    ctp = _ctp_frames(
+        static, truth, f_art, f_vein, aif, vof_params, times, rng, acq["ctp_noise_sd_hu"]
+    )
     ct = static + acqm.ct_noise(
         rng,
         grid.shape,
@@ -131,13 +161,11 @@ def render_acute(anatomy, lesion, values, acq, aif, *, grid, pose, times, rng, l
     vz = np.unravel_index(np.argmax(f_vein), f_vein.shape)
     out = {
         "ct": _volume(np.round(ct).astype(np.int16), grid, modality="CT", unit="HU"),
-        "ctp": _volume(
-            np.round(ctp).astype(np.int16), grid, time_s=times, modality="CTP", unit="HU"
-        ),
-        "cbf": _volume(cbf.astype(np.float32), grid, unit="mL/100g/min"),
-        "cbv": _volume(cbv.astype(np.float32), grid, unit="mL/100g"),
-        "mtt": _volume(mtt.astype(np.float32), grid, unit="s"),
-        "tmax": _volume(np.where(perfused, delay, 0.0).astype(np.float32), grid, unit="s"),
+        "ctp": _volume(ctp, grid, time_s=times, modality="CTP", unit="HU"),
+        **{
+            k: _volume(truth[k].astype(np.float32), grid, unit=u)
+            for k, u in (("cbf", "mL/100g/min"), ("cbv", "mL/100g"), ("mtt", "s"), ("tmax", "s"))
+        },
         "dwi": _volume(dwi.astype(np.float32), grid, modality="DWI", unit="a.u."),
         "blood_fraction": _volume((f_art + f_vein).astype(np.float32), grid, unit="1"),
         "core": _volume(core, grid),
@@ -154,6 +182,28 @@ def render_acute(anatomy, lesion, values, acq, aif, *, grid, pose, times, rng, l
     return out, {"vof": vof}
 
 
+def _hypodensity(img: np.ndarray, f_inf: np.ndarray, m_inf: np.ndarray, lesion_p: dict) -> dict:
+    """Lower the infarct (in place) so its mean HU over ``m_inf`` hits the requested class.
+
+    The follow-up image is ``img - shift * f_inf`` (``f_inf`` the partial-volume infarct fraction);
+    ``shift`` is solved from the measured mean so the *stored* (rounded) image meets the target. A
+    subtle infarct cannot be brighter than its tissue: when the class is out of reach the lesion
+    falls into the next darker class (``lesion_class`` is measured, the request is kept).
+    """
+    lo, hi = LESION_CLASSES[lesion_p["lesion_class_requested"]]
+    before = float(np.round(img[m_inf]).mean())
+    hi = min(hi, before - 0.5)
+    target = lo + 0.5 + lesion_p["class_position"] * (hi - lo - 1.0) if hi > lo + 1 else hi - 0.5
+    shift = float(np.clip((before - target) / f_inf[m_inf].mean(), 0.5, 35.0))
+    img -= shift * f_inf
+    mean = float(np.round(img[m_inf]).mean())
+    return {
+        "lesion_class": lesion_class_of(mean),
+        "infarct_mean_hu": mean,
+        "infarct_shift_hu": shift,
+    }
+
+
 def render_followup(anatomy, lesion, values, acq, *, grid, pose, rigid, rng, lesion_p):
     """Baseline and follow-up NCCT on the same grid, follow-up moved by ``rigid``."""
     hu = hu_map(anatomy, values)
@@ -165,34 +215,24 @@ def render_followup(anatomy, lesion, values, acq, *, grid, pose, rigid, rng, les
     )
     clean = fu.smooth(hu, outside=AIR_HU)
     gain, offset = acq["followup_contrast_gain"], acq["followup_offset_hu"]
-    f_hem = fu.smooth(lesion["hemorrhage"])
+    f_hem = fu.fraction(lesion["hemorrhage"])
     img = clean + f_hem * (lesion_p["hemorrhage_hu"] - clean)
     soft = (clean > -200.0) & (clean < 300.0)  # scanner contrast/offset around brain level
     img = np.where(soft, 40.0 + gain * (img - 40.0), img) + offset
     img += acqm.ct_noise(rng, grid.shape, sd_hu=acq["followup_noise_sd_hu"], correlation_px=corr)
-    hem_mask = fu.mask(lesion["hemorrhage"])
-    infarct_mask = fu.mask(lesion["infarct"])
-    f_inf = fu.smooth(lesion["infarct"] & ~lesion["hemorrhage"])
-    infarct_mask[fu.smooth(anatomy.tissue == BONE) > MAX_BONE_FRACTION] = 0
+    hem_mask = (f_hem >= 0.5).astype(np.uint8)
+    f_all = fu.fraction(lesion["infarct"])
+    infarct_mask = (f_all >= 0.5).astype(np.uint8)
+    has_hem = bool((lesion["hemorrhage"] & lesion["infarct"]).any())
+    f_inf = fu.fraction(lesion["infarct"] & ~lesion["hemorrhage"]) if has_hem else f_all
+    if infarct_mask.any():
+        hit = np.argwhere(infarct_mask)
+        block = tuple(int(v) for pair in zip(hit.min(0), hit.max(0) + 1) for v in pair)
+        infarct_mask[fu.smooth(anatomy.tissue == BONE, block=block) > MAX_BONE_FRACTION] = 0
     m_inf = infarct_mask.astype(bool) & ~hem_mask.astype(bool)
     info = {"lesion_class": None, "infarct_mean_hu": None, "infarct_shift_hu": 0.0}
     if lesion_p["kind"] in ("ischemic", "ischemic_ht") and m_inf.any():
-        lo, hi = {"severe": (14.0, 22.0), "intermediate": (22.0, 32.0), "subtle": (32.0, 44.0)}[
-            lesion_p["lesion_class_requested"]
-        ]
-        before = float(np.round(img[m_inf]).mean())
-        hi = min(hi, before - 0.5)  # an infarct is hypodense: at least 1 HU below its tissue
-        target = (
-            lo + 0.5 + lesion_p["class_position"] * (hi - lo - 1.0) if hi > lo + 1 else hi - 0.5
-        )
-        shift = float(np.clip((before - target) / f_inf[m_inf].mean(), 0.5, 35.0))
-        img -= shift * f_inf
-        mean = float(np.round(img[m_inf]).mean())
-        info = {
-            "lesion_class": lesion_class_of(mean),
-            "infarct_mean_hu": mean,
-            "infarct_shift_hu": shift,
-        }
+        info = _hypodensity(img, f_inf, m_inf, lesion_p)
     labels = fu.labels()
     out = {
         "ncct_baseline": _volume(
