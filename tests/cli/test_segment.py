@@ -7,7 +7,7 @@ import torch
 
 from strokect.cli.main import main
 from strokect.engine.checkpoint import save_checkpoint
-from strokect.inference.segment import postprocess_mask, predict_probability, segment
+from strokect.inference.segment import predict_probability, segment
 from strokect.io import Volume, read_volume, write_volume
 from strokect.methods.clerigues import CleriguesConfig, CleriguesMethod
 
@@ -71,6 +71,7 @@ def test_segment_writes_outputs_with_input_geometry(toy_run, tmp_path):
     assert csv_lines[0].startswith("lesion_volume_ml,") and len(csv_lines) == 2
 
 
+@pytest.mark.slow
 def test_segment_is_reproducible_and_refuses_nonempty_output(toy_run, tmp_path):
     run, case, _ = toy_run
     a = segment(case, tmp_path / "a", weights=run, tile_size=None)
@@ -124,16 +125,6 @@ def test_mc_passes_give_variance_and_single_pass_none(toy_run):
     _, var1 = predict_probability(image, models, mc_passes=1, tile_size=None)
     _, var3 = predict_probability(image, models, mc_passes=3, tile_size=None)
     assert var1.max() == 0 and var3.max() > 0
-
-
-def test_postprocess_threshold_and_min_size():
-    prob = np.zeros((3, 20, 20), np.float32)
-    prob[1, 2:4, 2:4] = 0.9  # 4 voxels
-    prob[0:2, 10:15, 10:15] = 0.6  # 50 voxels
-    prob[2, 18, 18] = 0.3
-    mask = postprocess_mask(prob, threshold=0.5, min_size_vox=10)
-    assert mask.sum() == 50 and mask[1, 2, 2] == 0
-    assert postprocess_mask(prob, threshold=0.2, min_size_vox=1).sum() == 55
 
 
 @pytest.mark.realdata

@@ -33,7 +33,6 @@ __all__ = [
     "SegmentResult",
     "default_weights",
     "load_ensemble",
-    "postprocess_mask",
     "predict_probability",
     "resolve_inputs",
     "segment",
@@ -139,6 +138,9 @@ def predict_probability(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean lesion probability and its variance over models x Monte-Carlo dropout passes.
 
+    Built from `strokect.inference`: one `mc_dropout` sampler per model, their `ensemble`,
+    `mean_variance`, and `predict_slices` (2D, slice by slice, optional sliding window).
+
     Parameters
     ----------
     image : ndarray, shape (C, Z, Y, X)
@@ -151,76 +153,40 @@ def predict_probability(
         Side of the square tiles of the sliding window (the training patch size, 64); None
         predicts whole slices at once (padded to a multiple of 16).
     overlap : float
-        Tile overlap fraction; overlapping probabilities are averaged ("constant" blending).
+        Tile overlap fraction; overlapping outputs are averaged.
     seed : int
-        Seeds the dropout masks, so repeated runs give identical outputs.
+        Seeds the dropout masks, so repeated runs give identical outputs (the global torch RNG
+        state is restored afterwards).
 
     Returns
     -------
     mean, variance : ndarray, shape (Z, Y, X), float32
+        Variance is the population variance across the samples, averaged over overlapping tiles.
     """
-    from monai.inferers import sliding_window_inference
+    from strokect.inference import ensemble, mc_dropout, mean_variance, predict_slices
 
-    from strokect.nn.mc_dropout import disable_mc_dropout, enable_mc_dropout
-
-    x = torch.from_numpy(np.ascontiguousarray(image.transpose(1, 0, 2, 3)))  # (Z, C, Y, X)
+    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
     ny, nx = x.shape[-2:]
-    pad_y, pad_x = (-ny) % 16, (-nx) % 16
-    x = torch.nn.functional.pad(x, (0, pad_x, 0, pad_y))
-    generator_state = torch.random.get_rng_state()
+    x = torch.nn.functional.pad(x, (0, (-nx) % 16, 0, (-ny) % 16))
+    members = []
+    for method, nets in models:
+        for net in nets.values():
+            net.eval()
+        members.append(
+            mc_dropout(method.predictor(nets), list(nets.values()), n_passes=max(1, mc_passes))
+        )
+    predictor = mean_variance(ensemble(members))
+    roi = None if tile_size is None else (tile_size, tile_size)
+    state = torch.random.get_rng_state()
     torch.manual_seed(seed)
-    total = torch.zeros(x.shape[0], 1, *x.shape[-2:])
-    total_sq = torch.zeros_like(total)
-    n = 0
     try:
         with torch.inference_mode():
-            for method, nets in models:
-                predictor = method.predictor(nets)
-                for net in nets.values():
-                    net.eval()
-                    (enable_mc_dropout if mc_passes > 1 else disable_mc_dropout)(net)
-                for _ in range(max(1, mc_passes)):
-                    if tile_size is None:
-                        prob = torch.cat([predictor(b) for b in x.split(batch_size)])
-                    else:
-                        prob = sliding_window_inference(
-                            x,
-                            (tile_size, tile_size),
-                            batch_size,
-                            predictor,
-                            overlap=overlap,
-                            mode="constant",
-                        )
-                    total += prob
-                    total_sq += prob * prob
-                    n += 1
-                for net in nets.values():
-                    disable_mc_dropout(net)
+            out = predict_slices(predictor, x, batch_size=batch_size, roi_size=roi, overlap=overlap)
     finally:
-        torch.random.set_rng_state(generator_state)
-    mean = total / n
-    var = (total_sq / n - mean * mean).clamp_min(0)
-    mean = mean[:, 0, :ny, :nx].numpy().astype(np.float32)
-    var = var[:, 0, :ny, :nx].numpy().astype(np.float32)
+        torch.random.set_rng_state(state)
+    mean = out[0, :, :ny, :nx].numpy().astype(np.float32)
+    var = out[1, :, :ny, :nx].clamp_min(0).numpy().astype(np.float32)
     return mean, var
-
-
-def postprocess_mask(prob: np.ndarray, *, threshold: float, min_size_vox: int) -> np.ndarray:
-    """Binarize at ``threshold`` then drop 3D connected components (26-connectivity) smaller
-    than ``min_size_vox`` voxels (Clèrigues et al., CBM 2019, post-processing).
-
-    TODO(engine engineer): replace by strokect.inference.postprocess once it has landed.
-    """
-    from scipy import ndimage
-
-    mask = prob >= threshold
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
-    if n == 0 or min_size_vox <= 1:
-        return mask.astype(np.uint8)
-    sizes = np.bincount(labels.ravel())
-    keep = sizes >= min_size_vox
-    keep[0] = False
-    return keep[labels].astype(np.uint8)
 
 
 # ------------------------------------------------------------------------------------ outputs
@@ -315,6 +281,7 @@ def segment(
     SegmentResult
     """
     from strokect.engine.checkpoint import find_model_checkpoints
+    from strokect.inference.postprocess import postprocess
 
     out_dir = Path(out_dir)
     roles = resolve_inputs(inputs)
@@ -349,7 +316,7 @@ def segment(
         image, models, mc_passes=passes, tile_size=tile_size, overlap=cfg.overlap, seed=seed
     )
     prob = prob * brain
-    mask = postprocess_mask(prob, threshold=t, min_size_vox=s_min)
+    mask = postprocess(prob, threshold=t, min_size_voxels=s_min).astype(np.uint8)
     ref = volumes[modalities[0]]
     out = {
         "mask": write_volume(ref.with_array(mask, mask="lesion"), out_dir / "mask.nii.gz"),

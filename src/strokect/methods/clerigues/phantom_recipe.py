@@ -80,7 +80,16 @@ def train_cv(
         )
         seconds = time.time() - t1
         n_patches = len(train) * cfg.patches_per_case
-        fold = {"fold": i, "seconds": seconds, "train_patches": n_patches, "result": repr(result)}
+        fold = {
+            "fold": i,
+            "seconds": round(seconds, 1),
+            "train_patches": n_patches,
+            "patches_per_s": round(n_patches * result.epochs_run / seconds, 2),
+            "best_value": result.best_value,
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "steps": result.steps,
+        }
         summary["folds"].append(fold)
         log.info("fold %d done in %.0f s", i, seconds)
         (run / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
@@ -94,12 +103,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--n-cv", type=int, default=20)
+    parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.step == "train":
-        train_cv(args.cohort, args.run, overrides=args.overrides, n_cv=args.n_cv)
+        train_cv(args.cohort, args.run, overrides=args.overrides, n_cv=args.n_cv, k=args.folds)
     else:
         from strokect.methods.clerigues.evaluation import evaluate_run
 
