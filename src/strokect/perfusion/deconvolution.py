@@ -172,14 +172,25 @@ def deconvolve(
 
 def _solve_chunk(proj, vt, ranks, ths, dt_s, circulant, limit):
     """Residue summaries of one chunk; for several thresholds keep, per voxel, the least
-    regularised residue whose oscillation index is <= ``limit`` (the strictest otherwise)."""
+    regularised residue whose oscillation index is <= ``limit`` (the strictest otherwise).
+
+    The residue ``k`` and its second difference (for the oscillation index, Wu et al. 2003,
+    Eq. 7) are both linear in the projection, so each looser threshold only adds the new
+    components' contributions."""
     k = proj[:, : ranks[0]] @ vt[: ranks[0]]
     peak, tpeak = peak_and_time(k, dt_s, circulant=circulant)
     used = np.full(proj.shape[0], ths[0], np.float32)
+    if len(ranks) == 1:
+        return peak, tpeak, used
+    vt_d2 = vt[:, 2:] - 2.0 * vt[:, 1:-1] + vt[:, :-2]
+    d2 = proj[:, : ranks[0]] @ vt_d2[: ranks[0]]
     for i in range(1, len(ranks)):
-        if ranks[i] > ranks[i - 1]:
-            k += proj[:, ranks[i - 1] : ranks[i]] @ vt[ranks[i - 1] : ranks[i]]
-        ok = np.flatnonzero(oscillation_index(k) <= limit)
+        lo, hi = ranks[i - 1], ranks[i]
+        if hi > lo:
+            k += proj[:, lo:hi] @ vt[lo:hi]
+            d2 += proj[:, lo:hi] @ vt_d2[lo:hi]
+        fmax = k.max(axis=1)
+        ok = np.flatnonzero((np.abs(d2).sum(axis=1) <= limit * k.shape[1] * fmax) & (fmax > 0))
         if ok.size == 0:
             continue
         p, t = peak_and_time(k[ok], dt_s, circulant=circulant)

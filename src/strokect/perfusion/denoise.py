@@ -67,11 +67,11 @@ def tissue_mask(
 def cbv_noise_sd(noise_hu: float, n_frames: int, n_baseline: int, aif_sum: float, factor: float):
     """SD (mL/100 g) of the area-ratio CBV of one voxel from white noise of ``noise_hu`` per frame.
 
-    ``sum_t (x_t - mean(x_baseline))`` over ``n_frames`` has variance
-    ``noise^2 (n_frames + n_frames^2 / n_baseline)`` (frame noise plus the baseline-mean error);
-    CBV = ``factor * 100 * sum / aif_sum``.
+    ``sum_t (x_t - mean(x_baseline))`` over all ``n_frames`` (baseline frames included) has
+    variance ``noise^2 (n_frames^2 / n_baseline - n_frames)`` (frame noise plus the baseline-mean
+    error, minus their covariance); CBV = ``factor * 100 * sum / aif_sum``.
     """
-    var = noise_hu**2 * (n_frames + n_frames**2 / max(n_baseline, 1))
+    var = noise_hu**2 * max(n_frames**2 / max(n_baseline, 1) - n_frames, 0.0)
     return float(factor * 100.0 * np.sqrt(var) / max(aif_sum, 1e-9))
 
 
@@ -79,36 +79,52 @@ def _in_plane_sigma_px(sigma_mm: float, spacing_mm) -> tuple[float, float, float
     return (0.0, sigma_mm / float(spacing_mm[1]), sigma_mm / float(spacing_mm[2]))
 
 
-def normalized_convolution(
+def smoothed_tissue_curves(
     series: np.ndarray,
+    baseline: np.ndarray,
     weight: np.ndarray,
     sigma_mm: float,
     spacing_mm: tuple[float, float, float],
 ) -> np.ndarray:
-    """In-plane Gaussian normalized convolution of every frame of ``series`` (T, z, y, x).
+    """Concentration curves of the voxels ``flatnonzero(weight)``, smoothed within the weight.
 
-    Returns ``G(series * weight) / G(weight)`` (float32) inside ``weight > 0`` and 0 elsewhere
-    (Knutsson & Westin, CVPR 1993). Only the bounding box of the weight is filtered.
+    In-plane Gaussian normalized convolution (Knutsson & Westin, CVPR 1993) of every frame of
+    ``series - baseline``: ``G((series - baseline) w) / G(w)`` with ``w`` the tissue mask, so
+    signal outside the mask never enters and values near its border are not darkened. Only the
+    bounding box of the weight is filtered. ``sigma_mm <= 0``: the unsmoothed curves.
+
+    Parameters
+    ----------
+    series : (T, z, y, x) float32
+        HU.
+    baseline : (z, y, x) float32
+        Pre-bolus HU.
+    weight : (z, y, x) bool
+    sigma_mm : float
+        In-plane Gaussian sigma in mm (converted with ``spacing_mm``; no smoothing across slices).
+
+    Returns
+    -------
+    (T, M) float32, M = number of voxels in ``weight``.
     """
-    w = weight.astype(np.float32)
-    out = np.zeros(series.shape, np.float32)
-    if sigma_mm <= 0:
-        out[:] = series * (w > 0)
-        return out
-    nz = np.nonzero(w)
-    if nz[0].size == 0:
-        return out
+    idx = np.flatnonzero(weight)
+    if sigma_mm <= 0 or idx.size == 0:
+        flat = series.reshape(series.shape[0], -1)
+        return flat[:, idx] - baseline.ravel()[idx][None]
     sig = _in_plane_sigma_px(sigma_mm, spacing_mm)
+    nz = np.nonzero(weight)
     pad = [0] + [int(np.ceil(3.0 * s)) for s in sig[1:]]
     box = tuple(
         slice(max(int(i.min()) - p, 0), int(i.max()) + p + 1) for i, p in zip(nz, pad, strict=True)
     )
-    wb = w[box]
+    wb = weight[box].astype(np.float32)
     norm = ndimage.gaussian_filter(wb, sig, truncate=3.0)
-    inside = wb > 0
-    num = series[(slice(None), *box)] * wb[None]
-    num = ndimage.gaussian_filter(num, (0.0, *sig), truncate=3.0)
-    out[(slice(None), *box)] = np.where(inside[None], num / np.maximum(norm, 1e-6)[None], 0.0)
+    num = series[(slice(None), *box)] - baseline[box][None]
+    num *= wb[None]
+    ndimage.gaussian_filter(num, (0.0, *sig), output=num, truncate=3.0)
+    inside = np.flatnonzero(wb.ravel() > 0)  # same order as idx (C order within the box)
+    out = num.reshape(num.shape[0], -1)[:, inside]
+    out /= np.maximum(norm.ravel()[inside], 1e-6)[None]
     return out
 
 

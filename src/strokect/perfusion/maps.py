@@ -29,8 +29,8 @@ from strokect.perfusion.deconvolution import (
 )
 from strokect.perfusion.denoise import (
     cbv_noise_sd,
-    normalized_convolution,
     smooth_temporal,
+    smoothed_tissue_curves,
     tissue_mask,
 )
 from strokect.perfusion.preprocess import (
@@ -178,11 +178,9 @@ def compute_perfusion_maps(
         vessel_cbv_max=cfg.vessel_cbv_max,
         cbv_noise_sd=cbv_sd,
     )
-    conc = normalized_convolution(
-        arr - baseline[None], tissue, cfg.smoothing_sigma_mm, ctp.spacing_mm
-    )
+    curves = smoothed_tissue_curves(arr, baseline, tissue, cfg.smoothing_sigma_mm, ctp.spacing_mm)
     idx = np.flatnonzero(tissue)
-    curves = resample_curves(conc.reshape(conc.shape[0], -1)[:, idx], ctp.time_s, grid)
+    curves = resample_curves(curves, ctp.time_s, grid)
     curves = smooth_temporal(curves, cfg.temporal_sigma_s, dt)
     maps = _maps_from_curves(curves, aif.curve * scale, grid, cfg)
     ref = ctp.frame(0)

@@ -1,0 +1,68 @@
+"""Tissue mask, normalized convolution and the CBV noise model (strokect.perfusion.denoise)."""
+
+import numpy as np
+import pytest
+
+from strokect.perfusion.denoise import (
+    cbv_noise_sd,
+    smooth_temporal,
+    smoothed_tissue_curves,
+    tissue_mask,
+)
+
+SPACING = (5.0, 1.0, 1.0)
+
+
+def test_normalized_convolution_does_not_leak_or_darken():
+    series = np.full((3, 2, 20, 20), 10.0, np.float32)
+    series[:, :, :, 12:] = 500.0  # "vessel" outside the weight
+    weight = np.zeros((2, 20, 20), bool)
+    weight[:, 2:18, 2:12] = True
+    base = np.full((2, 20, 20), 4.0, np.float32)
+    out = smoothed_tissue_curves(series, base, weight, 3.0, SPACING)
+    assert out.shape == (3, weight.sum())
+    np.testing.assert_allclose(out, 6.0, rtol=1e-5)  # no leak, no border darkening
+
+
+def test_normalized_convolution_reduces_noise_like_a_gaussian():
+    rng = np.random.default_rng(0)
+    series = rng.normal(0, 1, (2, 1, 80, 80)).astype(np.float32)
+    weight = np.ones((1, 80, 80), bool)
+    out = smoothed_tissue_curves(series, np.zeros((1, 80, 80), np.float32), weight, 2.0, SPACING)
+    out = out.reshape(2, 80, 80)
+    np.testing.assert_allclose(
+        smoothed_tissue_curves(series, series[0] * 0, weight, 0.0, SPACING), series.reshape(2, -1)
+    )
+    # white noise after a 2D Gaussian of sigma s pixels: SD 1 / (2 sqrt(pi) s)
+    assert out[:, 20:60, 20:60].std() == pytest.approx(1 / (2 * np.sqrt(np.pi) * 2.0), rel=0.15)
+
+
+def test_tissue_mask_excludes_vessels_and_csf_only():
+    brain = np.ones((1, 10, 10), bool)
+    base = np.full((1, 10, 10), 30.0)
+    base[0, :, :3] = 5.0  # CSF strip
+    cbv = np.full((1, 10, 10), 4.0)
+    cbv[0, 5, 5] = 60.0  # vessel
+    cbv[0, 2, 8] = 11.0  # noisy parenchyma, within 8 + 3 SD
+    tissue, vessel = tissue_mask(
+        brain, base, cbv, SPACING, csf_max_hu=15.0, vessel_cbv_max=8.0, cbv_noise_sd=1.5
+    )
+    assert vessel.sum() == 1 and vessel[0, 5, 5]
+    assert not tissue[0, :, :2].any() and tissue[0, 2, 8] and tissue[0, 8, 8]
+
+
+def test_cbv_noise_sd_matches_monte_carlo():
+    rng = np.random.default_rng(1)
+    n, nb, sd, aif_sum, factor = 30, 5, 8.0, 2000.0, 0.7
+    x = rng.normal(0, sd, (20000, n))
+    cbv = factor * 100 * (x - x[:, :nb].mean(axis=1, keepdims=True)).sum(axis=1) / aif_sum
+    assert cbv_noise_sd(sd, n, nb, aif_sum, factor) == pytest.approx(cbv.std(), rel=0.03)
+
+
+def test_smooth_temporal_keeps_area():
+    rng = np.random.default_rng(2)
+    curves = np.zeros((40, 5))
+    curves[10:20] = rng.uniform(1, 2, (10, 5))
+    out = smooth_temporal(curves, 2.0, 1.0)
+    np.testing.assert_allclose(out.sum(axis=0), curves.sum(axis=0), rtol=1e-6)
+    assert smooth_temporal(curves, 0.0, 1.0) is curves
