@@ -6,10 +6,13 @@ File-name rules (case-insensitive)
    Other files (and sub-folders) are ignored; hidden files (starting with ``.``) too.
 2. Known role suffixes are removed from the end, repeatedly, when preceded by ``_``, ``-`` or
    ``.``: ``pred``, ``prediction``, ``seg``, ``segmentation``, ``mask``, ``label``, ``labels``,
-   ``lesion``, ``ref``, ``reference``, ``gt``, ``groundtruth``, ``ct``, ``ncct``, ``image``,
-   ``img``, and the nnU-Net channel tag ``0000``.
+   ``lesion``, ``infarct``, ``core``, ``ref``, ``reference``, ``gt``, ``groundtruth``, ``ct``,
+   ``ncct``, ``image``, ``img``. A name is never stripped to nothing.
 3. What is left, lower-cased, is the case id: ``Case_01_pred.nii.gz``, ``case_01_seg.nii`` and
    ``CASE_01.nii.gz`` all have the id ``case_01``.
+4. An image file may carry the nnU-Net channel tag: when no image has the case id itself,
+   ``<case id>_0000`` is used. The tag is not stripped in general, so that ids such as
+   ``phantom_0000`` stay intact.
 
 Two files of one folder with the same id are a conflict: that case is reported and skipped.
 """
@@ -22,8 +25,8 @@ from pathlib import Path
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 ROLE_SUFFIXES: tuple[str, ...] = (
-    "pred", "prediction", "seg", "segmentation", "mask", "label", "labels", "lesion", "ref",
-    "reference", "gt", "groundtruth", "ct", "ncct", "image", "img", "0000",
+    "pred", "prediction", "seg", "segmentation", "mask", "label", "labels", "lesion", "infarct", "core", "ref",
+    "reference", "gt", "groundtruth", "ct", "ncct", "image", "img",
 )  # fmt: skip
 _SUFFIX_RE = re.compile(r"[_.\-](?:" + "|".join(ROLE_SUFFIXES) + r")$")
 
@@ -108,11 +111,8 @@ def match_cases(
             problem = "no matching reference file"
         elif problem is None and cid not in preds.files:
             problem = "no matching prediction file"
-        cases.append(
-            CaseFiles(
-                cid, preds.files.get(cid), refs.files.get(cid), images.files.get(cid), problem
-            )
-        )
+        image = images.files.get(cid) or images.files.get(f"{cid}_0000")
+        cases.append(CaseFiles(cid, preds.files.get(cid), refs.files.get(cid), image, problem))
     if not cases:
         raise ValueError(f"no image files found in --pred {pred_dir} or --ref {ref_dir}")
     return cases

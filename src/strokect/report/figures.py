@@ -155,9 +155,10 @@ def overlay_mosaic(
                       interpolation="nearest")  # fmt: skip
         else:
             ax.imshow(np.zeros(pred.shape[1:]), cmap="gray", vmin=0, vmax=1, aspect=aspect)
-        for mask, color in ((ref[z], REF_COLOR), (pred[z], PRED_COLOR)):
+        # reference drawn wider underneath, so it stays visible where both outlines coincide
+        for mask, color, width in ((ref[z], REF_COLOR, 2.6), (pred[z], PRED_COLOR, 1.1)):
             if mask.any() and not mask.all():
-                ax.contour(mask.astype(float), levels=[0.5], colors=[color], linewidths=1.2)
+                ax.contour(mask.astype(float), levels=[0.5], colors=[color], linewidths=width)
         ax.set_title(f"z = {z}", fontsize=8)
         ax.set_axis_off()
     fig.suptitle(f"{title}  (green: reference, red: prediction)", fontsize=10)
