@@ -43,7 +43,7 @@ def sample_subject(rng: np.random.Generator) -> dict:
         "midline_bend_mm": rng.uniform(-2.0, 2.0),
         "skull_thickness_mm": rng.uniform(5.0, 7.5),
         "scalp_thickness_mm": rng.uniform(4.0, 7.0),
-        "fat_thickness_mm": rng.uniform(1.5, 3.0),
+        "fat_thickness_mm": rng.uniform(1.0, 2.5),
         "subarachnoid_csf_mm": rng.uniform(0.8, 3.0),
         "ventricle_scale": rng.uniform(0.8, 1.5),
         "cortex_thickness_mm": rng.uniform(2.4, 3.2),
@@ -101,12 +101,22 @@ def build_anatomy(
     fm = params["foramen_magnum_radius_mm"]
     foramen = ((X / fm) ** 2 + ((Y - 12.0) / (1.2 * fm)) ** 2 < 1.0) & (Z < -0.5 * az)
     bone = (~cavity) & (d_out <= thick) & ~foramen
-    scalp_outer = thick + params["scalp_thickness_mm"]
+    temporalis = (
+        6.0
+        * np.exp(-(((Z - 0.05 * az) / (0.35 * az)) ** 2))
+        * np.clip((np.abs(X) / ax - 0.6) / 0.4, 0, 1)
+    )
+    temporalis = temporalis * (Y < 0.3 * ay)
+    scalp_outer = thick + params["scalp_thickness_mm"] + temporalis
     head = (~cavity) & (d_out <= scalp_outer)
     neck = ((X / (0.8 * ax)) ** 2 + ((Y - 10.0) / (0.65 * ay)) ** 2 < 1.0) & (Z < floor - 5.0)
     tissue[head | neck] = SOFT
-    fat_lo = thick + 1.2
-    fat = head & (d_out > fat_lo) & (d_out <= fat_lo + params["fat_thickness_mm"])
+    fat_lo = thick + 1.5 + temporalis
+    fat = (
+        head
+        & (d_out > fat_lo)
+        & (d_out <= np.minimum(fat_lo + params["fat_thickness_mm"], scalp_outer - 1.5))
+    )
     tissue[fat] = FAT
     tissue[bone] = BONE
     bone_depth = np.where(bone, np.clip(d_out / thick, 0, 1), 0).astype(np.float32)

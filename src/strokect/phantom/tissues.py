@@ -145,8 +145,6 @@ def perfusion_maps(
         cbf[sel] *= ff
         cbv[sel] *= fv
         delay[sel] = d
-    hem = lesion["hemorrhage"] & ~lesion["infarct"]
-    cbf[hem], cbv[hem], delay[hem] = 0.0, 0.0, 0.0
     return {"cbf": cbf, "cbv": cbv, "delay": delay}
 
 
@@ -160,5 +158,4 @@ def dwi_map(anatomy: Anatomy, values: dict, lesion: dict[str, np.ndarray]) -> np
     table[CSF] = d["csf"]
     out = table[anatomy.tissue] * (1.0 + 0.03 * anatomy.texture)
     out[lesion["core"]] *= d["core_ratio"]
-    out[lesion["hemorrhage"] & ~lesion["infarct"]] = d["wm"] * 0.6
     return out.astype(np.float32)
