@@ -16,7 +16,11 @@ import click
     "--vof-scaling", is_flag=True, help="Scale the AIF area to the VOF's (partial volume)."
 )
 @click.option(
-    "--smoothing-mm", type=float, default=0.0, show_default=True, help="In-plane Gaussian sigma."
+    "--smoothing-mm",
+    type=float,
+    default=4.0,
+    show_default=True,
+    help="In-plane Gaussian sigma (mm) of the smoothing within tissue; 0: off.",
 )
 @click.option("--motion-correction", is_flag=True, help="Rigid registration of frames to frame 0.")
 def perfusion(input4d, out_dir, method, aif_mask, vof_scaling, smoothing_mm, motion_correction):
