@@ -97,3 +97,31 @@ def test_fit_few_steps_and_checkpoint_roundtrip(tmp_path):
     x = torch.from_numpy(cases[0].image[:, 1][None, ..., :32, :32].copy())
     prob = loaded.predictor(nets)(x)
     assert prob.shape == (1, 1, 32, 32) and float(prob.min()) >= 0 and float(prob.max()) <= 1
+
+
+def test_prepare_case_cache_hit_and_invalidation(tmp_path, monkeypatch):
+    from strokect.data.case import Case
+    from strokect.io import write_volume
+    from strokect.methods.clerigues import prepare_case
+
+    vols, core = toy_volumes(shape=(4, 48, 48))
+    for role, vol in vols.items():
+        write_volume(vol, tmp_path / f"{role}.nii.gz")
+    write_volume(vols["ct"].with_array(core), tmp_path / "core.nii.gz")
+    images = {r: tmp_path / f"{r}.nii.gz" for r in vols}
+    case = Case("c0", "p0", images=images, masks={"core": tmp_path / "core.nii.gz"})
+    opts = {"modalities": ("ct", "cbf", "cbv"), "cache_dir": tmp_path / "cache"}
+    first = prepare_case(case, **opts)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+
+    def no_read(self, role, **kw):
+        raise AssertionError("cache hit expected, but an image was read")
+
+    monkeypatch.setattr(Case, "load", no_read)
+    second = prepare_case(case, **opts)
+    assert np.array_equal(first.image, second.image) and np.array_equal(first.label, second.label)
+    assert second.channels == first.channels
+    monkeypatch.undo()
+    write_volume(vols["cbf"].with_array(vols["cbf"].array * 2), tmp_path / "cbf.nii.gz")
+    prepare_case(case, **opts)  # changed content -> new entry
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2

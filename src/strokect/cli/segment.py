@@ -39,7 +39,11 @@ _ROLES = ("ct", "cbf", "cbv", "mtt", "tmax")
     help="Remove components smaller than this many voxels (default: the model's S_min).",
 )
 @click.option("--mc-passes", type=int, help="Monte-Carlo dropout passes per model (default 3).")
-@click.option("--whole-slice", is_flag=True, help="Predict whole slices instead of 64x64 tiles.")
+@click.option(
+    "--tiles",
+    is_flag=True,
+    help="Predict 64x64 tiles with overlap 0.5 (the paper) instead of whole slices.",
+)
 @click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
 def segment(
     input_path,
@@ -49,7 +53,7 @@ def segment(
     threshold,
     min_size_vox,
     mc_passes,
-    whole_slice,
+    tiles,
     overwrite,
     **role_paths,
 ):
@@ -75,7 +79,7 @@ def segment(
         threshold=threshold,
         min_size_vox=min_size_vox,
         mc_passes=mc_passes,
-        tile_size=None if whole_slice else 64,
+        tile_size=64 if tiles else None,
     )
     click.echo(f"lesion volume: {result.volume_ml:.2f} mL ({result.n_voxels} voxels)")
     click.echo(f"outputs in {result.out_dir}")

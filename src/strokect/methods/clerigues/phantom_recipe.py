@@ -1,7 +1,7 @@
 """Recipe of the shipped ``clerigues`` weights: 5-fold training on a phantom cohort, evaluation.
 
 Run as ``python -m strokect.methods.clerigues.phantom_recipe train COHORT RUN [--set k=v ...]``
-then ``... evaluate COHORT RUN``. ``COHORT`` holds one folder per case with ``ct.nii.gz``,
+then ``... evaluate COHORT RUN`` and ``... export DEST RUN --name NAME`` (float16 copies). ``COHORT`` holds one folder per case with ``ct.nii.gz``,
 ``cbf.nii.gz``, ``cbv.nii.gz``, ``mtt.nii.gz``, ``tmax.nii.gz`` and ``core.nii.gz`` (written from
 `strokect.phantom.synth_case`); the first ``n_cv`` cases (sorted) are cross-validated by patient
 (one phantom seed = one patient) and the others are held out for the ensemble test.
@@ -98,22 +98,28 @@ def train_cv(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="phantom_recipe")
-    parser.add_argument("step", choices=["train", "evaluate"])
+    parser.add_argument("step", choices=["train", "evaluate", "export"])
     parser.add_argument("cohort")
     parser.add_argument("run")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--n-cv", type=int, default=20)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tile-size", type=int, default=None, help="evaluate: None = whole slices")
+    parser.add_argument("--name", help="export: weights file stem, e.g. clerigues_ct-cbf-cbv")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.step == "train":
         train_cv(args.cohort, args.run, overrides=args.overrides, n_cv=args.n_cv, k=args.folds)
-    else:
+    elif args.step == "evaluate":
         from strokect.methods.clerigues.evaluation import evaluate_run
 
-        evaluate_run(args.cohort, args.run, n_cv=args.n_cv)
+        evaluate_run(args.cohort, args.run, n_cv=args.n_cv, tile_size=args.tile_size)
+    else:  # export: COHORT is the destination folder here
+        from strokect.methods.clerigues.evaluation import export_weights
+
+        export_weights(args.run, args.cohort, args.name)
 
 
 if __name__ == "__main__":
