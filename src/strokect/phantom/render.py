@@ -15,6 +15,7 @@ from strokect.phantom.tissues import dwi_map, hu_map, perfusion_maps
 MAX_BONE_FRACTION = 0.01  # follow-up infarct voxels hold less bone than this (partial volume)
 AIR_HU = -1000.0
 MIN_CBF = 1.0  # mL/100 g/min: below this a voxel has no tissue perfusion (MTT/Tmax stored as 0)
+MIN_HYPODENSITY_HU = 3.0  # a follow-up infarct is at least this much darker than its tissue
 
 
 def _volume(array: np.ndarray, grid: Grid, *, time_s=None, **meta) -> Volume:
@@ -192,9 +193,9 @@ def _hypodensity(img: np.ndarray, f_inf: np.ndarray, m_inf: np.ndarray, lesion_p
     """
     lo, hi = LESION_CLASSES[lesion_p["lesion_class_requested"]]
     before = float(np.round(img[m_inf]).mean())
-    hi = min(hi, before - 0.5)
+    hi = min(hi, before - MIN_HYPODENSITY_HU)
     target = lo + 0.5 + lesion_p["class_position"] * (hi - lo - 1.0) if hi > lo + 1 else hi - 0.5
-    shift = float(np.clip((before - target) / f_inf[m_inf].mean(), 0.5, 35.0))
+    shift = float(np.clip((before - target) / f_inf[m_inf].mean(), MIN_HYPODENSITY_HU, 35.0))
     img -= shift * f_inf
     mean = float(np.round(img[m_inf]).mean())
     return {

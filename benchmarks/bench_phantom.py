@@ -1,0 +1,57 @@
+"""Benchmark of the phantom cohort generator: a 20-case ``isles`` cohort + 4 ``full`` NCCT pairs.
+
+Run: ``.venv/bin/python benchmarks/bench_phantom.py [--workers 2] [--isles 20] [--full 4]``.
+Prints a table (wall time, per-case time, size on disk); the issue's target is < ~2 minutes in
+total on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from strokect.phantom import synth_case, write_cohort
+
+
+def _size_mb(root: Path) -> float:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--isles", type=int, default=20)
+    parser.add_argument("--full", type=int, default=4)
+    args = parser.parse_args()
+    rows = []
+    start = time.perf_counter()
+    synth_case(0, "tiny")
+    rows.append(("tiny synth_case (1 case, in memory)", 1, time.perf_counter() - start, 0.0))
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset, n, layout in (("isles", args.isles, "isles2018"), ("full", args.full, "csv")):
+            if n < 1:
+                continue
+            root = Path(tmp) / preset
+            start = time.perf_counter()
+            write_cohort(
+                root, n_cases=n, seed=0, preset=preset, layout=layout, workers=args.workers
+            )
+            rows.append(
+                (
+                    f"{preset} cohort ({layout}, {args.workers} workers)",
+                    n,
+                    time.perf_counter() - start,
+                    _size_mb(root),
+                )
+            )
+    total = sum(r[2] for r in rows[1:])
+    print(f"{'task':<42} {'cases':>5} {'wall s':>8} {'s/case':>7} {'MB':>8}")
+    for name, n, wall, mb in rows:
+        print(f"{name:<42} {n:>5} {wall:>8.1f} {wall / n:>7.2f} {mb:>8.0f}")
+    print(f"{'total (isles + full cohorts)':<42} {'':>5} {total:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
