@@ -26,7 +26,17 @@ def _occ(depth, ramp_mm):
     return np.clip(0.5 + depth / ramp_mm, 0.0, 1.0)
 
 
-def head_world(p, ramp_mm):
+#: asymmetric blobs (centre x, y, z mm; radius mm; HU) giving a registration something to lock on
+LANDMARKS = (
+    ((-30.0, -40.0, 20.0), 10.0, 70.0),
+    ((25.0, 30.0, -10.0), 12.0, 10.0),
+    ((40.0, -10.0, 35.0), 8.0, 80.0),
+    ((-20.0, 45.0, -30.0), 9.0, 60.0),
+    ((5.0, -55.0, -20.0), 11.0, 15.0),
+)
+
+
+def head_world(p, ramp_mm, landmarks=False):
     """HU and truth masks at head-frame points ``p = (x, y, z)`` in mm (LPS-like axes)."""
     x, y, z = p
     inner = SKULL_MM - SKULL_THICK_MM
@@ -46,6 +56,10 @@ def head_world(p, ramp_mm):
     brain = _occ(d_inner, ramp_mm)
     hu = -1000.0 + soft * 1040.0  # scalp / neck 40 HU
     hu = hu + brain * (35.0 - 40.0) * (1 - 0) + vent * (5.0 - 35.0)
+    if landmarks:
+        for centre, radius, value in LANDMARKS:
+            blob = _occ(_ellipsoid_depth(p, centre, np.full(3, radius)), ramp_mm)
+            hu = hu + blob * (value - hu)
     hu = np.where(skull > 0, hu + skull * (1000.0 - hu), hu)
     hu = hu + canal_bone * (700.0 - hu)
     truth = {"intracranial": d_inner > 0, "csf": vent > 0.5, "brain": d_inner > 0}
@@ -61,8 +75,14 @@ def make_head(
     top_down=False,
     noise_hu=3.0,
     seed=0,
+    rigid=None,
+    landmarks=False,
 ):
-    """A head CT `Volume` plus truth masks; the head centre sits at world ``shift_mm``."""
+    """A head CT `Volume` plus truth masks; the head centre sits at world ``shift_mm``.
+
+    ``rigid`` (4x4, LPS mm) moves the whole head: the anatomy found at world ``p`` without it
+    lies at ``rigid @ p`` with it.
+    """
     nz, ny, nx = shape
     dz, dy, dx = spacing_mm
     direction = np.diag([1.0, 1.0, -1.0 if top_down else 1.0])
@@ -71,12 +91,15 @@ def make_head(
     vol = Volume(np.zeros(shape, np.float32), spacing_mm, origin=origin, direction=direction)
     zz, yy, xx = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
     world = vol.index_to_world(np.stack([zz, yy, xx], -1).astype(float))
+    if rigid is not None:
+        inv = np.linalg.inv(rigid)
+        world = world @ inv[:3, :3].T + inv[:3, 3]
     rel = world - np.asarray(shift_mm)
     t = np.deg2rad(yaw_deg)
     # head frame = world rotated back by the yaw about z
     hx = np.cos(t) * rel[..., 0] + np.sin(t) * rel[..., 1]
     hy = -np.sin(t) * rel[..., 0] + np.cos(t) * rel[..., 1]
-    hu, truth = head_world((hx, hy, rel[..., 2]), ramp_mm=min(dx, dy))
+    hu, truth = head_world((hx, hy, rel[..., 2]), ramp_mm=min(dx, dy), landmarks=landmarks)
     rng = np.random.default_rng(seed)
     hu = hu + rng.normal(0.0, noise_hu, hu.shape)
     ct = vol.with_array(hu.astype(np.float32))
