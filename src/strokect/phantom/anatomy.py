@@ -39,8 +39,8 @@ def sample_subject(rng: np.random.Generator) -> dict:
             84.0 * scale * rng.uniform(0.96, 1.04),
             68.0 * scale * rng.uniform(0.96, 1.04),
         ],
-        "hemisphere_asymmetry": rng.uniform(-0.03, 0.03),
-        "midline_bend_mm": rng.uniform(-2.0, 2.0),
+        "ventricle_asymmetry": rng.uniform(-0.15, 0.15),
+        "midline_bend_mm": rng.uniform(-0.5, 0.5),
         "skull_thickness_mm": rng.uniform(5.0, 7.5),
         "scalp_thickness_mm": rng.uniform(4.0, 7.0),
         "fat_thickness_mm": rng.uniform(1.0, 2.5),
@@ -60,6 +60,7 @@ class Anatomy:
     texture: np.ndarray  # float32, unit-free smooth field in [-~3, ~3]
     territory: np.ndarray  # uint8 territory codes, 0 outside parenchyma
     bone_depth: np.ndarray  # float32 in [0, 1]: 0/1 at the tables, 0.5 mid diploe; 0 elsewhere
+    cavity: np.ndarray  # bool, the intracranial cavity (above the foramen magnum)
     params: dict
 
 
@@ -79,14 +80,13 @@ def build_anatomy(
     z, y, x = grid.axes_mm()
     Z, Y, X = z[:, None, None], y[None, :, None], x[None, None, :]
     ax, ay, az = params["cavity_half_axes_mm"]
-    asym = params["hemisphere_asymmetry"]
-    mid = params["midline_bend_mm"] * np.sin(np.pi * Y / ay)  # (1, ny, 1)
-    side = np.where(X >= mid, 1.0, -1.0)
+    # midline: a gentle bend with the head-frame plane x = 0 as its best-fit plane
+    mid = params["midline_bend_mm"] * np.cos(np.pi * Y / ay) * np.sin(np.pi * z / az)[:, None, None]
 
-    # ---- cavity: asymmetric ellipsoid with a wobble and a skull-base floor
-    ax_side = ax * (1.0 + asym * side)
-    wobble = smooth_field(rng, grid, wavelength_mm=70.0)
-    r = np.sqrt(((X - mid) / ax_side) ** 2 + (Y / ay) ** 2 + (Z / az) ** 2) + 0.02 * wobble
+    # ---- cavity: ellipsoid with a wobble and a skull-base floor (left/right differ through the
+    # wobble, sulci, ventricles and vessels; the outline has no systematic tilt or shift)
+    wobble = _mirror_even(smooth_field(rng, grid, wavelength_mm=70.0))
+    r = np.sqrt(((X - mid) / ax) ** 2 + (Y / ay) ** 2 + (Z / az) ** 2) + 0.02 * wobble
     sig = 1.0 / (1.0 + np.exp(-(Y - 5.0) / 10.0))
     temporal = np.exp(-((np.abs(X) - 0.6 * ax) ** 2) / 200.0 - (Y + 5.0) ** 2 / 500.0)
     floor = -az * (0.38 + 0.6 * sig + 0.25 * temporal)
@@ -95,7 +95,9 @@ def build_anatomy(
 
     tissue = np.zeros(grid.shape, np.uint8)
     # ---- skull, scalp, fat
-    thick = params["skull_thickness_mm"] * (1.0 + 0.22 * smooth_field(rng, grid, wavelength_mm=60))
+    thick = params["skull_thickness_mm"] * (
+        1.0 + 0.22 * _mirror_even(smooth_field(rng, grid, wavelength_mm=60))
+    )
     thick = thick + 1.5 * np.clip(Y / ay, 0, 1)  # thicker occiput
     thick = np.clip(thick, 2.5, 12.0)
     fm = params["foramen_magnum_radius_mm"]
@@ -120,9 +122,15 @@ def build_anatomy(
     tissue[fat] = FAT
     tissue[bone] = BONE
     bone_depth = np.where(bone, np.clip(d_out / thick, 0, 1), 0).astype(np.float32)
+    # spinal canal below the foramen magnum, enclosed by a vertebral ring (C1/C2)
+    canal_r = np.sqrt((X / fm) ** 2 + ((Y - 12.0) / (1.2 * fm)) ** 2)
+    vertebra = ~cavity & ~bone & (Z < -0.5 * az) & (canal_r >= 1.0) & (canal_r < 1.0 + 7.0 / fm)
+    tissue[vertebra] = BONE
+    ring_depth = np.clip((canal_r - 1.0) * fm / 7.0, 0, 1).astype(np.float32)
+    bone_depth = np.where(vertebra, ring_depth, bone_depth)
     cord = foramen & ~cavity & ((X / 6.0) ** 2 + ((Y - 12.0) / 7.0) ** 2 < 1.0)
-    tissue[foramen & ~cavity & (Z > floor - 60)] = CSF
-    tissue[cord & (Z > floor - 60)] = BRAINSTEM
+    tissue[foramen & ~cavity] = CSF
+    tissue[cord] = BRAINSTEM
 
     # ---- inside the cavity: CSF shell, cortex, sulci, white matter
     csf_th = params["subarachnoid_csf_mm"] * (1.0 + 0.3 * smooth_field(rng, grid, wavelength_mm=50))
@@ -140,12 +148,18 @@ def build_anatomy(
     tissue[sulcus] = CSF
     _fissures(tissue, brain, X, Y, Z, mid, ax, ay, az)
     _posterior_fossa(tissue, brain, rng, grid, X, Y, Z, mid, ax, ay, az)
-    _deep_structures(tissue, X, Y, Z, mid, params["ventricle_scale"])
+    _deep_structures(tissue, X, Y, Z, mid, params["ventricle_scale"], params["ventricle_asymmetry"])
     _vessels(tissue, grid, cavity, d_in, X, Y, Z, mid, az, extra_arteries)
 
     texture = smooth_field(rng, grid, wavelength_mm=10.0)
     territory = _territories(tissue, rng, grid, X, Y, Z, mid, ax, ay, az)
-    return Anatomy(grid, tissue, texture, territory, bone_depth, params)
+    return Anatomy(grid, tissue, texture, territory, bone_depth, cavity, params)
+
+
+def _mirror_even(field: np.ndarray) -> np.ndarray:
+    """Left-right symmetric part of a head-grid field (the grid is symmetric about x = 0)."""
+    even = 0.5 * (field + field[:, :, ::-1])
+    return even / (even.std() + 1e-12)
 
 
 def _distances(cavity: np.ndarray, spacing_mm) -> tuple[np.ndarray, np.ndarray]:
@@ -206,19 +220,20 @@ def _ellipsoid(X, Y, Z, c, a) -> np.ndarray:
 def _paint_ellipsoid(tissue, where, value, Xm, Y, Z, c, a) -> None:
     """``tissue[where & ellipsoid(c, a)] = value``, evaluated in the ellipsoid's bounding box.
 
-    ``Xm`` (1, ny, nx) is x relative to the midline, ``Y`` (1, ny, 1), ``Z`` (nz, 1, 1).
+    ``Xm`` (nz or 1, ny, nx) is x relative to the midline, ``Y`` (1, ny, 1), ``Z`` (nz, 1, 1).
     """
     zs = np.flatnonzero(np.abs(Z[:, 0, 0] - c[2]) < a[2])
     ys = np.flatnonzero(np.abs(Y[0, :, 0] - c[1]) < a[1])
-    xs = np.flatnonzero((np.abs(Xm[0] - c[0]) < a[0]).any(axis=0))
+    xs = np.flatnonzero((np.abs(Xm - c[0]) < a[0]).any(axis=(0, 1)))
     if not (zs.size and ys.size and xs.size):
         return
     sl = (slice(zs[0], zs[-1] + 1), slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1))
-    inside = _ellipsoid(Xm[:, sl[1], sl[2]], Y[:, sl[1]], Z[sl[0]], c, a) & where[sl]
+    xm = Xm[sl] if Xm.shape[0] > 1 else Xm[:, sl[1], sl[2]]
+    inside = _ellipsoid(xm, Y[:, sl[1]], Z[sl[0]], c, a) & where[sl]
     tissue[sl][inside] = value
 
 
-def _deep_structures(tissue, X, Y, Z, mid, vscale) -> None:
+def _deep_structures(tissue, X, Y, Z, mid, vscale, vasym) -> None:
     brain = np.isin(tissue, PARENCHYMA)
     Xm = X - mid
     for s in (-1.0, 1.0):
@@ -228,7 +243,7 @@ def _deep_structures(tissue, X, Y, Z, mid, vscale) -> None:
             ((9.0, 12.0, 4.0), (8.0, 12.0, 8.0)),  # thalamus
         ):
             _paint_ellipsoid(tissue, brain, DEEP_GM, Xm, Y, Z, (s * c[0], c[1], c[2]), a)
-        v = vscale
+        v = vscale * (1.0 + vasym * s)
         for c, a in (
             ((7.0 * v, -8.0, 16.0), (4.5 * v, 26.0, 5.5 * v)),  # body + frontal horn
             ((16.0 * v, 26.0, 9.0), (5.0 * v, 10.0, 7.0 * v)),  # atrium / occipital horn

@@ -44,7 +44,7 @@ class _Sampler:
             packed = PUBLIC_LABEL[a.tissue]
             packed |= np.isin(a.tissue, PARENCHYMA).astype(np.uint8) << 3
             packed |= (a.tissue == CSF).astype(np.uint8) << 4
-            cavity = np.isin(a.tissue, (*PARENCHYMA, CSF, ARTERY, VEIN)) & (a.bone_depth == 0)
+            cavity = a.cavity & np.isin(a.tissue, (*PARENCHYMA, CSF, ARTERY, VEIN))
             a._packed = packed | (cavity.astype(np.uint8) << 5)
         return a._packed
 
