@@ -20,6 +20,7 @@ from strokect import __version__
 #: subcommand name -> (module, attribute). Add new subcommands here.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "info": ("strokect.cli.info", "info"),
+    "preprocess": ("strokect.cli.preprocess", "preprocess"),
     "train": ("strokect.cli.train", "train"),
     "evaluate": ("strokect.cli.evaluate", "evaluate"),
     "perfusion": ("strokect.cli.perfusion", "perfusion"),
