@@ -137,7 +137,7 @@ def build_anatomy(
     brain = cavity & (d_in > csf_th)
     depth = d_in - csf_th
     tissue[cavity] = CSF
-    sulc = smooth_field(rng, grid, wavelength_mm=32.0)
+    sulc = smooth_field(rng, grid, wavelength_mm=24.0)
     sulcus = brain & (np.abs(sulc) < 0.09) & (depth < 14.0 + 4.0 * wobble)
     gm_band = 0.09 + 0.13 * params["cortex_thickness_mm"]
     cortex = brain & (
@@ -185,20 +185,19 @@ def _fissures(tissue, brain, X, Y, Z, mid, ax, ay, az) -> None:
     dx = np.abs(X - mid)
     deep = (Z > 0.25 * az) | (np.abs(Y + 0.05 * ay) > 0.5 * ay)
     tissue[brain & deep & (dx < 4.0) & (tissue != CSF)] = GM
-    tissue[brain & deep & (dx < 1.1)] = CSF
+    tissue[brain & deep & (dx < 0.7)] = CSF
     # Sylvian fissure: a transverse cleft from the lateral surface to the insula (z -18..14 mm)
     band = (Z > -0.27 * az) & (Z < 0.2 * az)
     lateral = (dx > 0.5 * ax) & band
     cleft = np.abs(Y - (-0.06 * ay - 0.4 * (dx - 0.53 * ax)))
     insula = (np.abs(dx - 0.52 * ax) < 2.5) & (Y > -0.3 * ay) & (Y < 0.14 * ay) & band
     tissue[brain & ((lateral & (cleft < 4.5)) | insula) & (tissue != CSF)] = GM
-    tissue[brain & lateral & (cleft < 1.3)] = CSF
+    tissue[brain & lateral & (cleft < 1.0)] = CSF
 
 
 def _posterior_fossa(tissue, brain, rng, grid, X, Y, Z, mid, ax, ay, az) -> None:
     tent = -0.2 * az - 0.25 * np.abs(X - mid) - 0.15 * np.clip(Y, 0, None)
     fossa = brain & (Z < tent) & (Y > 0.05 * ay)
-    tissue[brain & (np.abs(Z - tent) < 1.0) & (Y > 0.05 * ay)] = CSF
     folia = smooth_field(rng, grid, wavelength_mm=9.0)
     cb = fossa & (tissue != CSF)
     tissue[cb] = CEREBELLUM
