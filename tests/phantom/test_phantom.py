@@ -151,3 +151,38 @@ def test_same_seed_same_case_different_seed_different_subject():
 
 def test_presets_listed():
     assert {"tiny", "isles", "full"} <= set(PRESETS)
+
+
+def test_core_and_penumbra_physiology(case):
+    a = case.acute
+    labels = a["labels"].array
+    normal = (labels == LABELS["gm"]) | (labels == LABELS["wm"])
+    core, pen = labels == LABELS["core"], labels == LABELS["penumbra"]
+    p = case.metadata["tissue_values"]["perfusion"]
+    assert a["tmax"].array[pen].mean() > 6.0 and a["tmax"].array[core].mean() > 6.0
+    assert a["tmax"].array[normal & (a["blood_fraction"].array == 0)].mean() < 2.5
+    assert p["core_cbf_fraction"] < 0.3
+    cbf, cbv = a["cbf"].array, a["cbv"].array
+    assert cbf[core].mean() < 0.3 * cbf[normal].mean()  # core: rCBF < 30 %
+    assert 0.3 * cbf[normal].mean() < cbf[pen].mean() < 0.8 * cbf[normal].mean()
+    assert cbv[pen].mean() > 0.85 * cbv[normal].mean() > cbv[core].mean()  # penumbra keeps CBV
+    mtt = a["mtt"].array
+    sel = a["cbf"].array > 5
+    assert np.allclose(mtt[sel], 60 * a["cbv"].array[sel] / a["cbf"].array[sel], rtol=1e-4)
+    dwi = a["dwi"].array
+    assert dwi[core].mean() > 1.5 * dwi[normal].mean()
+
+
+def test_hemorrhage_hu():
+    primary = synth_case(1, "tiny", kind="hemorrhage")
+    fu = primary.followup
+    hem = fu["hemorrhage"].array.astype(bool)
+    assert hem.sum() > 0 and not fu["infarct"].array.any()
+    assert 50 <= fu["ncct_followup"].array[hem].mean() <= 90
+    assert not primary.acute["core"].array.any()  # a new bleed: nothing at the acute scan
+    ht = synth_case(1, "tiny", kind="ischemic_ht")
+    hem, inf = (
+        ht.followup["hemorrhage"].array.astype(bool),
+        ht.followup["infarct"].array.astype(bool),
+    )
+    assert hem.any() and (hem & inf).sum() >= 0.8 * hem.sum()
