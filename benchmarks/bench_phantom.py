@@ -8,6 +8,8 @@ total on a 2-core machine.
 from __future__ import annotations
 
 import argparse
+import collections
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +27,7 @@ def main() -> None:
     parser.add_argument("--isles", type=int, default=20)
     parser.add_argument("--full", type=int, default=4)
     args = parser.parse_args()
-    rows = []
+    rows, summary = [], ""
     start = time.perf_counter()
     synth_case(0, "tiny")
     rows.append(("tiny synth_case (1 case, in memory)", 1, time.perf_counter() - start, 0.0))
@@ -46,11 +48,43 @@ def main() -> None:
                     _size_mb(root),
                 )
             )
+            if preset == "isles":
+                summary = _lesion_summary(root)
     total = sum(r[2] for r in rows[1:])
     print(f"{'task':<42} {'cases':>5} {'wall s':>8} {'s/case':>7} {'MB':>8}")
     for name, n, wall, mb in rows:
         print(f"{name:<42} {n:>5} {wall:>8.1f} {wall / n:>7.2f} {mb:>8.0f}")
     print(f"{'total (isles + full cohorts)':<42} {'':>5} {total:>8.1f}")
+    if args.isles:
+        print(summary)
+
+
+def _lesion_summary(root: Path) -> str:
+    """Lesion kinds, classes and volumes of a written cohort (from its metadata JSONs)."""
+    metas = [json.loads(p.read_text()) for p in sorted((root / "metadata").glob("*.json"))]
+    kinds = collections.Counter(m["lesion"]["kind"] for m in metas)
+    classes = collections.Counter(str(m["lesion_class"]) for m in metas)
+    hit = sum(
+        m["lesion_class"] == m["lesion"]["lesion_class_requested"]
+        for m in metas
+        if m["lesion_class"]
+    )
+    inf = sorted(
+        m["volumes_ml"]["followup"]["infarct"]
+        for m in metas
+        if m["volumes_ml"]["followup"]["infarct"] > 0
+    )
+    core = sorted(m["volumes_ml"]["acute"]["core"] for m in metas)
+
+    def q(v, f):
+        return v[min(int(f * len(v)), len(v) - 1)] if v else float("nan")
+
+    return (
+        f"lesion kinds {dict(kinds)}; classes {dict(classes)} ({hit} as requested)\n"
+        f"follow-up infarct mL: n={len(inf)} median {q(inf, 0.5):.1f} [IQR {q(inf, 0.25):.1f}-{q(inf, 0.75):.1f}] "
+        f"max {max(inf, default=float('nan')):.1f}, > 100 mL: {sum(v > 100 for v in inf)}; "
+        f"acute core on slab mL: median {q(core, 0.5):.1f}, max {max(core):.1f}"
+    )
 
 
 if __name__ == "__main__":
