@@ -74,8 +74,14 @@ def test_intracranial_refuses_no_skull(head):
 def test_intracranial_open_skull_falls_back_with_warning(head):
     ct, truth = head
     open_skull = ct.array.copy()
-    open_skull[20:, 30:50, 60:] = 35.0  # a lateral craniectomy opens the skull to the border
+    open_skull[24:, 30:50, 60:] = 35.0  # a lateral craniectomy opens the skull to the border
     with pytest.warns(StrokectWarning, match="leaked"):
+        ic = intracranial_mask(ct.with_array(open_skull))
+    assert ic.metadata["region_growing"] == "slicewise-region-growing"
+    assert dice(ic.array[:24], truth["intracranial"].array[:24]) >= 0.95  # closed slices kept
+    # when the seed slice itself is open, the growth is confined by the skull's convex hull
+    open_skull[:, 30:50, 60:] = 35.0
+    with pytest.warns(StrokectWarning, match="convex hull"):
         ic = intracranial_mask(ct.with_array(open_skull))
     assert ic.metadata["region_growing"] == "3d-region-growing-in-convex-hull"
     assert dice(ic.array, truth["intracranial"].array) >= 0.9

@@ -105,30 +105,60 @@ def _grow_inside(
 
     When the centre of gravity falls on dilated bone, the nearest non-skull voxel within 20 mm
     seeds the growth instead. When the grown region reaches the in-plane image border it leaked
-    out of the head (a gap in a thick-slice or coarse skull, a craniectomy, a slab cut through
-    the vertex): the growth is then repeated inside the slice-wise convex hull of the dilated
-    skull, with a warning; if that leaks too, the dilated skull's holes are filled slice by slice.
+    out of the head (a gap in a thick-slice or coarse skull, a craniectomy, a volume cut through
+    the skull base): the growth is then repeated slice by slice from the seed slice, refusing the
+    in-slice components that reach the image border, with a warning; when even the seed slice
+    leaks, it is grown inside the slice-wise convex hull of the dilated skull.
     """
     seed = tuple(np.round(ndi.center_of_mass(bone)).astype(int))
     region = _component_at(~skull, seed, spacing_mm)
     if region is not None and not _touches_border(region):
         return region, "3d-region-growing"
+    region = _grow_slicewise(~skull, seed)
+    if region is not None:
+        warn(
+            "intracranial mask: region growing leaked out of the skull (a gap in the skull or "
+            "a cut skull base); grew it slice by slice, dropping the parts that reach the border"
+        )
+        return region, "slicewise-region-growing"
     from skimage.morphology import convex_hull_image
 
     hull = np.stack([convex_hull_image(s) if s.any() else s for s in skull])
     region = _component_at(hull & ~skull, seed, spacing_mm)
-    if region is not None and not _touches_border(region):
-        warn(
-            "intracranial mask: region growing leaked out of the skull (a gap in the skull); "
-            "grew it again inside the slice-wise convex hull of the dilated skull"
-        )
-        return region, "3d-region-growing-in-convex-hull"
+    if region is None:
+        raise InputError("ct: could not find the inside of the skull (open skull?)")
     warn(
-        "intracranial mask: region growing leaked outside the skull (open skull or cut slab); "
-        "used slice-wise hole filling of the dilated skull instead"
+        "intracranial mask: the skull is open on the seed slice; grew the region inside the "
+        "slice-wise convex hull of the dilated skull"
     )
-    filled = np.stack([ndi.binary_fill_holes(s) for s in skull])
-    return filled & ~skull, "2d-hole-filling"
+    return region, "3d-region-growing-in-convex-hull"
+
+
+def _slice_components(free_slice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2D labels of a slice and the labels touching the image border."""
+    labels, _ = ndi.label(free_slice)
+    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    return labels, np.unique(edge[edge > 0])
+
+
+def _grow_slicewise(free: np.ndarray, seed) -> np.ndarray | None:
+    """Grow slice by slice from ``seed``'s slice through in-slice components of ``free`` that
+    overlap the previous slice's region and do not reach the in-plane border."""
+    k0 = int(seed[0])
+    labels, border = _slice_components(free[k0])
+    label = int(labels[seed[1], seed[2]])
+    if label == 0 or label in border:
+        return None
+    region = np.zeros(free.shape, dtype=bool)
+    region[k0] = labels == label
+    for step in (1, -1):
+        prev, k = region[k0], k0 + step
+        while 0 <= k < free.shape[0] and prev.any():
+            labels, border = _slice_components(free[k])
+            ids = np.setdiff1d(np.unique(labels[prev & (labels > 0)]), border)
+            region[k] = np.isin(labels, ids) if ids.size else False
+            prev, k = region[k], k + step
+    return region
 
 
 def _component_at(candidate: np.ndarray, seed, spacing_mm) -> np.ndarray | None:
