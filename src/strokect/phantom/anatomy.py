@@ -94,7 +94,25 @@ def build_anatomy(
     d_in, d_out = _distances(cavity, grid.spacing_mm)
 
     tissue = np.zeros(grid.shape, np.uint8)
-    # ---- skull, scalp, fat
+    bone_depth = _extracranial(tissue, rng, grid, cavity, d_out, (X, Y, Z), floor, params)
+    brain = _cortex(tissue, rng, grid, cavity, d_in, wobble, params)
+    _fissures(tissue, brain, X, Y, Z, mid, ax, ay, az)
+    _posterior_fossa(tissue, brain, rng, grid, X, Y, Z, mid, ax, ay, az)
+    _deep_structures(tissue, X, Y, Z, mid, params["ventricle_scale"], params["ventricle_asymmetry"])
+    _vessels(tissue, grid, cavity, d_in, X, Y, Z, mid, az, extra_arteries)
+
+    texture = smooth_field(rng, grid, wavelength_mm=10.0)
+    territory = _territories(tissue, rng, grid, X, Y, Z, mid, ax, ay, az)
+    return Anatomy(grid, tissue, texture, territory, bone_depth, cavity, params)
+
+
+def _extracranial(tissue, rng, grid, cavity, d_out, XYZ, floor, params) -> np.ndarray:
+    """Skull (tables + diploe, foramen magnum), scalp, fat, neck, vertebral ring, spinal canal.
+
+    Paints ``tissue`` in place and returns the bone depth map (0/1 at the tables, 0.5 mid diploe).
+    """
+    X, Y, Z = XYZ
+    ax, ay, az = params["cavity_half_axes_mm"]
     thick = params["skull_thickness_mm"] * (
         1.0 + 0.22 * _mirror_even(smooth_field(rng, grid, wavelength_mm=60))
     )
@@ -132,7 +150,11 @@ def build_anatomy(
     tissue[foramen & ~cavity] = CSF
     tissue[cord] = BRAINSTEM
 
-    # ---- inside the cavity: CSF shell, cortex, sulci, white matter
+    return bone_depth
+
+
+def _cortex(tissue, rng, grid, cavity, d_in, wobble, params) -> np.ndarray:
+    """CSF shell, white matter, cortical ribbon and sulci inside the cavity; returns the brain."""
     csf_th = params["subarachnoid_csf_mm"] * (1.0 + 0.3 * smooth_field(rng, grid, wavelength_mm=50))
     brain = cavity & (d_in > csf_th)
     depth = d_in - csf_th
@@ -146,14 +168,7 @@ def build_anatomy(
     tissue[brain] = WM
     tissue[cortex] = GM
     tissue[sulcus] = CSF
-    _fissures(tissue, brain, X, Y, Z, mid, ax, ay, az)
-    _posterior_fossa(tissue, brain, rng, grid, X, Y, Z, mid, ax, ay, az)
-    _deep_structures(tissue, X, Y, Z, mid, params["ventricle_scale"], params["ventricle_asymmetry"])
-    _vessels(tissue, grid, cavity, d_in, X, Y, Z, mid, az, extra_arteries)
-
-    texture = smooth_field(rng, grid, wavelength_mm=10.0)
-    territory = _territories(tissue, rng, grid, X, Y, Z, mid, ax, ay, az)
-    return Anatomy(grid, tissue, texture, territory, bone_depth, cavity, params)
+    return brain
 
 
 def _mirror_even(field: np.ndarray) -> np.ndarray:

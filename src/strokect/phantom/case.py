@@ -98,27 +98,12 @@ def synth_case(
         raise ValueError(f"seed must be a non-negative integer; got {seed}")
     preset = get_preset(preset)
     rng = _streams(seed)
-    subject = sample_subject(rng["subject"])
-    values = sample_tissue_values(rng["subject"])
-    lesion_p = sample_lesion(rng["lesion"], kind=kind)
-    for key in ("target_infarct_volume_ml", "hemorrhage_volume_ml"):
-        lesion_p[key] = max(lesion_p[key], preset.min_lesion_volume_ml)
-    acq = acqm.sample_acquisition(rng["acquisition"], preset)
-    times = acqm.ctp_times(acq)
-    aif = sample_aif(
-        rng["aif"],
-        first_frame_s=0.0,
-        prebolus_frames=acq["ctp_prebolus_frames"],
-        dt_s=acq["ctp_dt_s"],
-    )
-    pose = acqm.acute_pose(acq)
-    rigid = acqm.followup_rigid(acq)
-    cgrid, fgrid = acqm.ctp_grid(acq, preset), acqm.ncct_grid(acq, preset)
-    side = lesion_p["territory"][-1]
-    vessel = _aif_vessel(acq, cgrid, pose, side)
+    ctx = _draw(rng, preset, kind)
+    acq, lesion_p = ctx["acquisition"], ctx["lesion"]
+    vessel = ctx["aif_vessel"]
     anatomy = build_anatomy(
         rng["anatomy"],
-        subject,
+        ctx["subject"],
         spacing_mm=preset.anatomy_spacing_mm,
         extra_arteries=[(vessel["p0_head_mm"], vessel["p1_head_mm"], vessel["radius_mm"])],
     )
@@ -127,56 +112,65 @@ def synth_case(
     lesion = lesion_masks(
         anatomy, lesion_p, rng["lesion_shape"], z_range_head_mm=(zc - half, zc + half)
     )
+    common = {"lesion_p": lesion_p, "pose": ctx["pose"]}
     acute, acute_info = render_acute(
         anatomy,
         lesion,
-        values,
+        ctx["tissue_values"],
         acq,
-        aif,
-        grid=cgrid,
-        pose=pose,
-        times=times,
+        ctx["aif"],
+        grid=ctx["ctp_grid"],
+        times=ctx["time_s"],
         rng=rng["noise_acute"],
-        lesion_p=lesion_p,
+        **common,
     )
     followup, fu_info = render_followup(
         anatomy,
         lesion,
-        values,
+        ctx["tissue_values"],
         acq,
-        grid=fgrid,
-        pose=pose,
-        rigid=rigid,
+        grid=ctx["ncct_grid"],
+        rigid=ctx["rigid"],
         rng=rng["noise_followup"],
-        lesion_p=lesion_p,
+        **common,
     )
     case_id = case_id or f"phantom_{int(seed):04d}"
-    vessel["voxel_zyx"] = [int(cgrid.shape[0] // 2), *vessel.pop("voxel_yx")]
-    metadata = _metadata(
-        seed,
-        preset,
-        subject,
-        values,
-        lesion_p,
-        acq,
-        aif,
-        vessel,
-        pose,
-        rigid,
-        cgrid,
-        fgrid,
-        acute,
-        followup,
-        acute_info,
-        fu_info,
-        times,
-    )
+    metadata = _metadata(seed, preset, ctx, acute, followup, {**acute_info, **fu_info})
     for vols in (acute, followup):
         for name, vol in vols.items():
             vol.metadata.update(
                 {"case_id": case_id, "source": "strokect.phantom", "series_description": name}
             )
     return PhantomCase(case_id=case_id, acute=acute, followup=followup, metadata=metadata)
+
+
+def _draw(rng: dict, preset, kind: str | None) -> dict:
+    """Every random parameter of a case (except shapes and noise) plus the derived geometry."""
+    lesion_p = sample_lesion(rng["lesion"], kind=kind)
+    for key in ("target_infarct_volume_ml", "hemorrhage_volume_ml"):
+        lesion_p[key] = max(lesion_p[key], preset.min_lesion_volume_ml)
+    acq = acqm.sample_acquisition(rng["acquisition"], preset)
+    ctx = {
+        "subject": sample_subject(rng["subject"]),
+        "tissue_values": sample_tissue_values(rng["subject"]),
+        "lesion": lesion_p,
+        "acquisition": acq,
+        "time_s": acqm.ctp_times(acq),
+        "aif": sample_aif(
+            rng["aif"],
+            first_frame_s=0.0,
+            prebolus_frames=acq["ctp_prebolus_frames"],
+            dt_s=acq["ctp_dt_s"],
+        ),
+        "pose": acqm.acute_pose(acq),
+        "rigid": acqm.followup_rigid(acq),
+        "ctp_grid": acqm.ctp_grid(acq, preset),
+        "ncct_grid": acqm.ncct_grid(acq, preset),
+    }
+    vessel = _aif_vessel(acq, ctx["ctp_grid"], ctx["pose"], lesion_p["territory"][-1])
+    vessel["voxel_zyx"] = [int(ctx["ctp_grid"].shape[0] // 2), *vessel.pop("voxel_yx")]
+    ctx["aif_vessel"] = vessel
+    return ctx
 
 
 def _plane(pose: np.ndarray) -> dict:
@@ -186,51 +180,66 @@ def _plane(pose: np.ndarray) -> dict:
     }
 
 
-def _metadata(
-    seed,
-    preset,
-    subject,
-    values,
-    lesion_p,
-    acq,
-    aif,
-    vessel,
-    pose,
-    rigid,
-    cgrid,
-    fgrid,
-    acute,
-    followup,
-    acute_info,
-    fu_info,
-    times,
-) -> dict:
-    alpha, beta, gamma = acq["rigid_angles_deg"]
-    vols = {
-        "acute": {
-            k: float(v.array.astype(bool).sum() * v.voxel_volume_ml)
-            for k, v in acute.items()
-            if v.array.dtype == np.uint8 and k != "labels"
-        },
-        "followup": {
-            k: float(v.array.astype(bool).sum() * v.voxel_volume_ml)
-            for k, v in followup.items()
-            if v.array.dtype == np.uint8 and k != "labels"
-        },
+def _volumes_ml(vols: dict) -> dict:
+    return {
+        k: float(np.count_nonzero(v.array) * v.voxel_volume_ml)
+        for k, v in vols.items()
+        if v.array.dtype == np.uint8 and k != "labels"
     }
+
+
+def _rigid_meta(acq: dict, rigid: np.ndarray) -> dict:
+    alpha, beta, gamma = acq["rigid_angles_deg"]
+    return {
+        "matrix_lps": rigid,
+        "convention": "p_followup_world = matrix_lps @ [p_baseline_world, 1] (LPS mm); "
+        "matrix = T(c + t) Rz(gamma) Ry(beta) Rx(alpha) T(-c), c = centre_lps_mm",
+        "inverse_matrix_lps": np.linalg.inv(rigid),
+        "angles_deg": {"alpha_about_x": alpha, "beta_about_y": beta, "gamma_about_z": gamma},
+        "translation_mm": acq["rigid_translation_mm"],
+        "centre_lps_mm": acq["head_centre_lps_mm"],
+    }
+
+
+def _pose_meta(acq: dict, pose: np.ndarray, rigid: np.ndarray) -> dict:
+    return {
+        "yaw_deg": acq["yaw_deg"],
+        "yaw_convention": "rotation about LPS +z (superior); positive turns the nose towards "
+        "patient left (+x)",
+        "head_to_world_acute": pose,
+        "head_to_world_followup": rigid @ pose,
+        "midsagittal_plane": {
+            "acute": _plane(pose),
+            "baseline": _plane(pose),
+            "followup": _plane(rigid @ pose),
+        },
+        "head_centre_lps_mm": acq["head_centre_lps_mm"],
+    }
+
+
+def _grid_meta(grid: Grid) -> dict:
+    return {
+        "shape_zyx": grid.shape,
+        "spacing_mm_zyx": grid.spacing_mm,
+        "origin_lps": grid.origin_lps,
+    }
+
+
+def _metadata(seed, preset, ctx, acute, followup, info) -> dict:
+    aif, times = ctx["aif"], ctx["time_s"]
     return _jsonable(
         {
             "generator": "strokect.phantom",
             "seed": int(seed),
             "preset": preset.to_dict(),
-            "subject": subject,
-            "tissue_values": values,
-            "lesion": lesion_p,
-            "acquisition": acq,
-            "lesion_class": fu_info["lesion_class"],
-            "infarct_mean_hu": fu_info["infarct_mean_hu"],
-            "infarct_shift_hu": fu_info["infarct_shift_hu"],
-            "volumes_ml": vols,
+            "subject": ctx["subject"],
+            "tissue_values": ctx["tissue_values"],
+            "lesion": ctx["lesion"],
+            "acquisition": ctx["acquisition"],
+            "lesion_class": info["lesion_class"],
+            "infarct_mean_hu": info["infarct_mean_hu"],
+            "infarct_shift_hu": info["infarct_shift_hu"],
+            "volumes_ml": {"acute": _volumes_ml(acute), "followup": _volumes_ml(followup)},
             "labels": LABELS,
             "territories": TERRITORIES,
             "constants": {
@@ -242,49 +251,18 @@ def _metadata(
             },
             "aif": {
                 **aif,
-                "location_voxel_zyx": vessel["voxel_zyx"],
-                "vessel": vessel,
+                "location_voxel_zyx": ctx["aif_vessel"]["voxel_zyx"],
+                "vessel": ctx["aif_vessel"],
                 "curve_hu": aif_curve(times, aif),
                 "time_s": times,
-                "pre_contrast_hu": values["hu"]["blood"],
+                "pre_contrast_hu": ctx["tissue_values"]["hu"]["blood"],
             },
-            "vof": acute_info["vof"],
-            "rigid": {
-                "matrix_lps": rigid,
-                "convention": "p_followup_world = matrix_lps @ [p_baseline_world, 1] (LPS mm); "
-                "matrix = T(c + t) Rz(gamma) Ry(beta) Rx(alpha) T(-c), c = centre_lps_mm",
-                "inverse_matrix_lps": np.linalg.inv(rigid),
-                "angles_deg": {
-                    "alpha_about_x": alpha,
-                    "beta_about_y": beta,
-                    "gamma_about_z": gamma,
-                },
-                "translation_mm": acq["rigid_translation_mm"],
-                "centre_lps_mm": acq["head_centre_lps_mm"],
-            },
-            "head_pose": {
-                "yaw_deg": acq["yaw_deg"],
-                "yaw_convention": "rotation about LPS +z (superior); positive turns the nose towards patient left (+x)",
-                "head_to_world_acute": pose,
-                "head_to_world_followup": rigid @ pose,
-                "midsagittal_plane": {
-                    "acute": _plane(pose),
-                    "baseline": _plane(pose),
-                    "followup": _plane(rigid @ pose),
-                },
-                "head_centre_lps_mm": acq["head_centre_lps_mm"],
-            },
+            "vof": info["vof"],
+            "rigid": _rigid_meta(ctx["acquisition"], ctx["rigid"]),
+            "head_pose": _pose_meta(ctx["acquisition"], ctx["pose"], ctx["rigid"]),
             "grids": {
-                "acute": {
-                    "shape_zyx": cgrid.shape,
-                    "spacing_mm_zyx": cgrid.spacing_mm,
-                    "origin_lps": cgrid.origin_lps,
-                },
-                "followup": {
-                    "shape_zyx": fgrid.shape,
-                    "spacing_mm_zyx": fgrid.spacing_mm,
-                    "origin_lps": fgrid.origin_lps,
-                },
+                "acute": _grid_meta(ctx["ctp_grid"]),
+                "followup": _grid_meta(ctx["ncct_grid"]),
             },
         }
     )
