@@ -24,6 +24,7 @@ def brain_mask(
     *,
     method: str = "auto",
     tissue_window_hu: tuple[float, float] = (-15.0, 100.0),
+    intracranial: Volume | None = None,
 ) -> Volume:
     """Brain (parenchyma + CSF) mask of any head NCCT; the method used is in ``metadata``.
 
@@ -40,6 +41,8 @@ def brain_mask(
         ``"threecnn"`` when the image holds at least `MIN_SKULL_ML` of bone (> 160 HU),
         otherwise ``"threshold"``; the choice is recorded as ``metadata["method"]``.
 
+    ``intracranial`` reuses an already computed `intracranial_mask` of ``ct``.
+
     Returns
     -------
     Volume
@@ -50,12 +53,13 @@ def brain_mask(
         raise ValueError(f"method must be one of {BRAIN_METHODS}; got {method!r}")
     lo, hi = tissue_window_hu
     tissue = (ct.array >= lo) & (ct.array <= hi)
-    chosen = method
-    if method == "auto":
-        bone_ml = np.count_nonzero(ct.array > 160) * ct.voxel_volume_ml
-        chosen = "threecnn" if bone_ml >= MIN_SKULL_ML else "threshold"
+    chosen = choose_brain_method(ct, method)
     if chosen == "threecnn":
-        inside = intracranial_mask(ct).array > 0
+        if intracranial is None:
+            intracranial = intracranial_mask(ct)
+        elif not intracranial.same_geometry(ct):
+            raise InputError("intracranial: mask grid differs from the CT grid")
+        inside = intracranial.array > 0
         mask = inside & tissue
     else:
         mask = _open_mm(tissue, 3.0, ct.spacing_mm)
@@ -70,6 +74,17 @@ def brain_mask(
         requested_method=method,
         parameters={"tissue_window_hu": [lo, hi]},
     )
+
+
+def choose_brain_method(ct: Volume, method: str = "auto") -> str:
+    """The method `brain_mask` uses: ``method`` itself, or for ``"auto"`` ``"threecnn"`` when the
+    image holds at least `MIN_SKULL_ML` of bone (> 160 HU) and ``"threshold"`` otherwise."""
+    if method not in BRAIN_METHODS:
+        raise ValueError(f"method must be one of {BRAIN_METHODS}; got {method!r}")
+    if method != "auto":
+        return method
+    bone_ml = np.count_nonzero(ct.array > 160) * ct.voxel_volume_ml
+    return "threecnn" if bone_ml >= MIN_SKULL_ML else "threshold"
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:

@@ -124,7 +124,11 @@ class _State:
             elif key == "csf":
                 self._cache[key] = csf_mask(self.ct, self.get("intracranial"))
             elif key == "brain":
-                self._cache[key] = brain_mask(self.ct, method=self.brain_method)
+                from strokect.preprocess.brain import choose_brain_method
+
+                chosen = choose_brain_method(self.ct, self.brain_method)
+                reuse = self.get("intracranial") if chosen == "threecnn" else None
+                self._cache[key] = brain_mask(self.ct, method=chosen, intracranial=reuse)
         return self._cache[key]
 
 
