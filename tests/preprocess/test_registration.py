@@ -117,3 +117,15 @@ def test_resample_nearest_keeps_labels_and_linear_reproduces_smooth_field():
         resample_to_spacing(ramp, (0.0, 1.0, 1.0))
     with pytest.raises(ValueError, match="interpolation"):
         resample_to_spacing(ramp, (1.0, 1.0, 1.0), interpolation="cubic")
+
+
+def test_resample_4d_frame_by_frame_and_back():
+    arr = np.random.default_rng(1).normal(size=(3, 4, 10, 12)).astype(np.float32)
+    vol = Volume(arr, (5.0, 2.0, 2.0), time_s=np.array([0.0, 1.5, 3.0]))
+    work = resample_to_spacing(vol, (5.0, 1.0, 1.0))
+    assert work.is_4d and work.array.shape == (3, 4, 20, 24)
+    np.testing.assert_array_equal(work.time_s, vol.time_s)
+    back = resample_onto(work, vol)
+    assert back.is_4d and back.same_geometry(vol) and back.array.shape == arr.shape
+    # linear up- then down-sampling returns the original samples (they are grid points of both)
+    np.testing.assert_allclose(back.array[..., :-1, :-1], arr[..., :-1, :-1], atol=1e-5)
