@@ -7,7 +7,7 @@ by two smooth random fields) defines nested regions inside one arterial territor
     infarct   = parenchyma & territory & S < 1          (the follow-up infarct; core grows into it)
     penumbra  = parenchyma & territory & S < k_pen & ~core   (hypoperfused tissue at risk, k_pen > 1)
 
-Infarct volumes follow a log-normal law (median 12 mL, sigma 1.2: many small, some > 100 mL; cf.
+Infarct volumes follow a log-normal law (median 15 mL, sigma 1.2: many small, some > 100 mL; cf.
 the median 48 mL of Barros et al., JNIS 2020 and the small cores of ISLES 2018). Hemorrhagic
 transformation is a blob inside the infarct; a primary hemorrhage is a deep or lobar haematoma
 without infarct.
@@ -42,7 +42,7 @@ def sample_lesion(rng: np.random.Generator, *, kind: str | None = None) -> dict:
         raise ValueError(f"lesion kind must be one of {KINDS}; got {kind!r}")
     artery = str(rng.choice(["MCA", "ACA", "PCA"], p=[0.7, 0.12, 0.18]))
     side = str(rng.choice(["L", "R"]))
-    volume = float(np.clip(np.exp(rng.normal(np.log(12.0), 1.2)), 0.5, 250.0))
+    volume = float(np.clip(np.exp(rng.normal(np.log(15.0), 1.2)), 1.0, 300.0))
     params = {
         "kind": kind,
         "territory": f"{artery}_{side}",
@@ -105,14 +105,22 @@ def lesion_masks(
     params["seed_head_mm"] = [float(v) for v in seed]
     radius = (3.0 * volume * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
     aspect = np.asarray(params["aspect"]) / np.prod(params["aspect"]) ** (1.0 / 3.0)
-    s = ellipsoid_radius((z, y, x), centre=tuple(seed), half_axes=tuple(radius * aspect))
     irr = params["irregularity"]
-    s = s + irr * smooth_field(rng, grid, wavelength_mm=max(2.0 * radius, 12.0))
-    s = s + 0.4 * irr * smooth_field(rng, grid, wavelength_mm=8.0)
+    bumps = irr * smooth_field(rng, grid, wavelength_mm=max(2.0 * radius, 12.0))
+    bumps += 0.4 * irr * smooth_field(rng, grid, wavelength_mm=8.0)
+    allowed = parenchyma if kind == "hemorrhage" else parenchyma & region
+    voxel_ml = float(np.prod(grid.spacing_mm)) / 1000.0
+    for _ in range(3):  # grow the ellipsoid until the clipped lesion has about the drawn volume
+        s = ellipsoid_radius((z, y, x), centre=tuple(seed), half_axes=tuple(radius * aspect))
+        s += bumps
+        got = np.count_nonzero(allowed & (s < 1.0)) * voxel_ml
+        if got >= 0.85 * volume:
+            break
+        radius *= float(np.clip((volume / max(got, 0.1 * volume)) ** (1.0 / 3.0), 1.0, 1.5))
+    params["radius_mm"] = radius
     if kind == "hemorrhage":
         out["hemorrhage"] = parenchyma & (s < 1.0)
         return out
-    allowed = parenchyma & region
     out["infarct"] = allowed & (s < 1.0)
     out["core"] = allowed & (s < params["k_core"])
     out["penumbra"] = allowed & (s < params["k_penumbra"]) & ~out["core"]

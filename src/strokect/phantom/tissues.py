@@ -2,7 +2,7 @@
 
 Literature ranges (sources in docs/phantom.md):
 
-- NCCT (HU): grey matter 35-40, white matter 6-10 HU below grey matter (25-30), CSF 2-9,
+- NCCT (HU): grey matter 35-42, white matter 5-9 HU below grey matter (26-37), CSF 2-9,
   unenhanced blood 40-45, cortical bone tables 1400-1800 with diploe 600-900, scalp soft
   tissue 35-45, subcutaneous fat -100..-80, air -1000.
 - Perfusion: CBF grey matter 50-60, white matter 20-25 mL/100 g/min; CBV grey matter ~4, white
@@ -37,8 +37,8 @@ N_CODES = 12
 
 def sample_tissue_values(rng: np.random.Generator) -> dict:
     """Draw the subject's tissue values (JSON-serialisable dict of floats)."""
-    gm = rng.uniform(35.0, 40.0)
-    wm = gm - rng.uniform(6.0, 10.0)
+    gm = rng.uniform(35.0, 42.0)
+    wm = gm - rng.uniform(5.0, 9.0)
     gm_cbf = rng.uniform(50.0, 60.0)
     wm_cbf = rng.uniform(20.0, 25.0)
     gm_cbv = rng.uniform(3.6, 4.4)
