@@ -54,14 +54,19 @@ def test_real_isles2018_reads_the_same_way(isles2018_root):
     assert ds.layout == "isles2018" and ds.cases[0].patient_id == "Train_01"
 
 
-def test_extras_manifest_lists_every_volume(cohort):
+def test_extras_manifests_list_every_volume(cohort):
     from strokect.data.manifest import read_manifest
 
-    ds = read_manifest(cohort / "extras" / "manifest.csv")
-    case = next(c for c in ds.cases if c.case_id == "phantom_0000")
-    assert {"ncct_baseline", "ncct_followup", "dwi"} <= set(case.images)
-    assert {"infarct", "hemorrhage", "core", "penumbra"} <= set(case.masks)
-    assert not case.missing
+    acute = read_manifest(cohort / "extras" / "manifest.csv")["phantom_0000"]
+    pair = read_manifest(cohort / "extras" / "manifest_ncct_pairs.csv")["phantom_0000"]
+    assert acute.patient_id == pair.patient_id == "phantom_0000"
+    assert {"ncct", "ctp", "cbf", "dwi"} <= set(acute.images)
+    assert {"core", "penumbra", "labels"} <= set(acute.masks)
+    assert {"ncct_baseline", "ncct_followup"} <= set(pair.images)
+    assert {"infarct", "hemorrhage", "baseline_brain"} <= set(pair.masks)
+    assert not acute.missing and not pair.missing
+    for case in (acute, pair):  # one grid per manifest case
+        case.check_geometry()
 
 
 def test_same_seed_identical_files_different_seed_differs(tmp_path):
@@ -81,14 +86,15 @@ def test_other_layouts_load(tmp_path, layout):
 
     write_cohort(tmp_path / layout, n_cases=1, seed=1, preset="tiny", layout=layout)
     ds = load_dataset(tmp_path / layout)
-    assert len(ds.cases) == 1
     case = ds.cases[0]
     if layout == "isles2024":
         assert ds.layout == "isles2024"
         assert {"ncct", "ctp", "cbf", "cbv", "mtt", "tmax", "cbf_ncct"} <= set(case.images)
-        assert "infarct" in case.masks
+        assert "infarct" in case.masks and len(ds.cases) == 1
     else:
-        assert ds.layout == "manifest" and "ncct_followup" in case.images
+        assert ds.layout == "manifest" and len(ds.cases) == 1 and "ctp" in case.images
+        pairs = load_dataset(tmp_path / layout / "manifest_ncct_pairs.csv")
+        assert "ncct_followup" in pairs.cases[0].images
 
 
 def test_cli_writes_then_refuses_a_non_empty_folder(tmp_path, capsys):
@@ -115,7 +121,8 @@ def test_cli_writes_then_refuses_a_non_empty_folder(tmp_path, capsys):
     assert main(["synth", "-o", str(out), "--cases", "1", "--preset", "tiny"]) == 2
     assert "not empty" in capsys.readouterr().err
     assert main(["synth", "-o", str(out), "--cases", "1", "--preset", "tiny", "--overwrite"]) == 0
-    assert not (out / "manifest.csv").exists()  # the csv cohort was replaced by an isles2018 one
+    # the csv cohort was replaced by an isles2018 one
+    assert not (out / "manifest.csv").exists() and not (out / "manifest_ncct_pairs.csv").exists()
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "mine.txt").write_text("x")
@@ -125,8 +132,9 @@ def test_cli_writes_then_refuses_a_non_empty_folder(tmp_path, capsys):
 
 def test_manifest_roles_are_unique():
     case = synth_case(2, "tiny")
-    roles = [manifest_role(g, k) for g in ("acute", "followup") for k in getattr(case, g)]
-    assert len(roles) == len(set(roles))
+    for group in ("acute", "followup"):
+        roles = [manifest_role(group, k) for k in getattr(case, group)]
+        assert len(roles) == len(set(roles))
 
 
 def _reflect_overlap(mask_vol, plane) -> float:

@@ -13,7 +13,7 @@ import numpy as np
 from strokect.io.atomic import atomic_output
 from strokect.phantom.case import synth_case
 from strokect.phantom.presets import get_preset
-from strokect.phantom.writers import LAYOUTS, write_case, write_csv_manifest
+from strokect.phantom.writers import LAYOUTS, write_case, write_manifests
 
 log = logging.getLogger(__name__)
 MARKER = "phantom_cohort.json"
@@ -26,6 +26,7 @@ _OWNED = (
     "metadata",
     "preview",
     "manifest.csv",
+    "manifest_ncct_pairs.csv",
 )
 
 
@@ -82,8 +83,9 @@ def write_cohort(
     """Generate ``n_cases`` phantom cases and write them under ``out_dir``.
 
     Case ``i`` is ``synth_case(case_seed(seed, i), preset)`` with id ``phantom_<i:04d>``; the files
-    are identical whatever ``workers`` is. Returns the manifest path (``manifest.csv`` for
-    ``layout="csv"``, else ``extras/manifest.csv``).
+    are identical whatever ``workers`` is. Returns the path of the acute manifest
+    (``manifest.csv`` for ``layout="csv"``, else ``extras/manifest.csv``); the NCCT-pair manifest
+    ``manifest_ncct_pairs.csv`` lies beside it (see `strokect.phantom.writers`).
 
     Raises
     ------
@@ -117,8 +119,8 @@ def write_cohort(
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_one, jobs))
     rows = [row for result in results for row in result]
-    manifest = out_dir / ("manifest.csv" if layout == "csv" else "extras/manifest.csv")
-    write_csv_manifest(rows, manifest)
+    manifests = write_manifests(rows, out_dir if layout == "csv" else out_dir / "extras")
+    manifest = manifests["acute"]
     _write_marker(out_dir, {**info, "complete": True})
     return manifest
 

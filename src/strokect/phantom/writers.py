@@ -1,11 +1,17 @@
 """Write phantom cases in the ISLES 2018 layout, the ISLES 2024 BIDS-like layout or a CSV manifest.
 
 Every layout also gets ``metadata/<case_id>.json`` (all generating parameters, see
-`PhantomCase.metadata`) and a CSV manifest of *every* file written (``case_id,patient_id,role,
-path``): for ``layout="csv"`` it is ``<root>/manifest.csv``; for the ISLES layouts it is
-``<root>/extras/manifest.csv`` (kept out of the root so that `strokect.data.load_dataset` detects
-the ISLES layout), listing the ISLES files and the extra volumes the ISLES layouts have no slot for
-(NCCT pair, follow-up masks, DWI, labels...), which are written under ``<root>/extras/<case_id>/``.
+`PhantomCase.metadata`) and two CSV manifests (``case_id,patient_id,role,path``) of *every* file
+written, one per grid so that each manifest case has a single grid:
+
+- ``manifest.csv``: the acute slab (NCCT ``ncct``, ``ctp``, maps, ``dwi``, ``mask_core``...);
+- ``manifest_ncct_pairs.csv``: the whole-head pair (``ncct_baseline``, ``ncct_followup``,
+  ``mask_infarct``, ``mask_hemorrhage``, ``mask_baseline_*``...).
+
+Both use the phantom case id as case and patient id. For ``layout="csv"`` they are in ``<root>``;
+for the ISLES layouts in ``<root>/extras/`` (kept out of the root so that
+`strokect.data.load_dataset` detects the ISLES layout), listing the ISLES files and the extra
+volumes the ISLES layouts have no slot for, which are written under ``<root>/extras/<case_id>/``.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,22 +55,21 @@ ISLES2018_ID_BASE = 900000
 
 
 def manifest_role(group: str, key: str) -> str:
-    """Manifest role of ``case.<group>[key]``: an image role or ``mask_<name>``."""
-    if (group, key) in MANIFEST_ROLES:
-        return MANIFEST_ROLES[(group, key)]
-    if group == "acute" or key.startswith("baseline_") or key in ("infarct", "hemorrhage"):
-        return f"mask_{key}"
-    return f"mask_followup_{key}"
+    """Manifest role of ``case.<group>[key]``: an image role or ``mask_<key>``."""
+    return MANIFEST_ROLES.get((group, key), f"mask_{key}")
 
 
-def _write(vol: Volume, path: Path, rows: list, case_id: str, role: str, base: Path) -> None:
-    write_volume(vol, path)
-    rows.append((case_id, case_id, role, path.relative_to(base).as_posix()))
+def _row(case, group: str, role: str, path: Path, base: Path) -> tuple[str, str, str, str, str]:
+    """``(group, case_id, patient_id, role, path relative to base)``."""
+    return (group, case.case_id, case.case_id, role, Path(os.path.relpath(path, base)).as_posix())
 
 
 def _write_json(obj: dict, path: Path) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+
+
+MANIFESTS = {"acute": "manifest.csv", "followup": "manifest_ncct_pairs.csv"}
 
 
 def write_csv_manifest(rows: list[tuple[str, str, str, str]], path: Path) -> None:
@@ -76,11 +82,21 @@ def write_csv_manifest(rows: list[tuple[str, str, str, str]], path: Path) -> Non
         tmp.write_text(buf.getvalue())
 
 
+def write_manifests(rows: list[tuple], folder: Path) -> dict[str, Path]:
+    """Split ``(group, case_id, patient_id, role, path)`` rows into the `MANIFESTS` files."""
+    out = {}
+    for group, name in MANIFESTS.items():
+        out[group] = folder / name
+        write_csv_manifest([r[1:] for r in rows if r[0] == group], out[group])
+    return out
+
+
 def write_case(
     case, root: str | Path, *, layout: str, index: int
 ) -> list[tuple[str, str, str, str]]:
-    """Write one `PhantomCase` under ``root``; returns its manifest rows (paths relative to the
-    manifest's folder). ``index`` (0-based) numbers ISLES 2018 ``case_<index+1>``."""
+    """Write one `PhantomCase` under ``root``; returns its manifest rows
+    ``(group, case_id, patient_id, role, path)`` (paths relative to the manifests' folder, see
+    `write_manifests`). ``index`` (0-based) numbers ISLES 2018 ``case_<index+1>``."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
     root = Path(root)
@@ -102,7 +118,9 @@ def _write_all(case, folder: Path, base: Path, *, skip: set) -> list:
             if (group, key) in skip:
                 continue
             role = manifest_role(group, key)
-            _write(vol, folder / f"{case.case_id}_{role}.nii.gz", rows, case.case_id, role, base)
+            path = folder / f"{case.case_id}_{group}_{role}.nii.gz"
+            write_volume(vol, path)
+            rows.append(_row(case, group, role, path, base))
     return rows
 
 
@@ -116,9 +134,7 @@ def _write_isles2018(case, root: Path, *, index: int, base: Path) -> tuple[list,
         path = case_dir / name / f"{name}.nii"
         role = "mask_core" if key == "core" else MANIFEST_ROLES[("acute", key)]
         write_volume(case.acute[key], path)
-        rows.append(
-            (case.case_id, case.case_id, role, Path("..", path.relative_to(root)).as_posix())
-        )
+        rows.append(_row(case, "acute", role, path, base))
         _write_json(
             {
                 "id": ident,
@@ -172,9 +188,8 @@ def _write_isles2024(case, root: Path, *, base: Path) -> tuple[list, set]:
     for path, vol, role in files:
         write_volume(vol, path)
         if not role.endswith("_ncct"):
-            rows.append(
-                (case.case_id, case.case_id, role, Path("..", path.relative_to(root)).as_posix())
-            )
+            group = "followup" if role in ("ncct_baseline", "mask_baseline_infarct") else "acute"
+            rows.append(_row(case, group, role, path, base))
     done = {("followup", "ncct_baseline"), ("followup", "baseline_infarct")}
     done |= {("acute", k) for k in ("ctp", "cbf", "cbv", "mtt", "tmax")}
     return rows, done
