@@ -113,3 +113,29 @@ def test_bad_inputs():
         deconvolve(np.ones((5, 2)), np.ones(4), 1.0)
     with pytest.raises(InputError, match="no positive"):
         deconvolve(np.ones((5, 2)), np.zeros(5), 1.0)
+
+
+def test_discrepancy_ranks_fit_down_to_the_noise():
+    from strokect.perfusion.deconvolution import discrepancy_ranks
+
+    beta = np.array([[3.0, 2.0, 1.0, 0.1], [3.0, 2.0, 1.0, 0.1]], np.float32)
+    total = (beta.astype(float) ** 2).sum(axis=1) + 0.01  # residual after all 4: 0.01
+    # residuals by rank 1..4: 5.02, 1.02, 0.02, 0.01
+    ranks = discrepancy_ranks(beta, total, np.array([1.5, 0.5]), 1, 4)
+    np.testing.assert_array_equal(ranks, [2, 3])
+    np.testing.assert_array_equal(discrepancy_ranks(beta, total, np.zeros(2), 1, 3), [3, 3])
+
+
+def test_adaptive_truncation_follows_noise():
+    """Noise-free: the loosest allowed truncation (better CBF than the fixed 20%); noisy: more
+    regularised, so the residue does not blow up."""
+    aif = gamma_variate(T)
+    c = tissue_curve(T, cbf=30, cbv=4, delay_s=0)[:, None]  # MTT 8 s
+    fixed = deconvolve(c, aif, DT, method="ssvd")
+    clean = deconvolve(c, aif, DT, method="ssvd", noise_sd=0.0)
+    assert abs(clean.peak[0] * TO_CBF / 30 - 1) < abs(fixed.peak[0] * TO_CBF / 30 - 1)
+    assert clean.threshold[0] < 0.02
+    noisy = c + np.random.default_rng(0).normal(0, 1.0, (T.size, 200))
+    res = deconvolve(noisy, aif, DT, method="bcsvd", noise_sd=1.0)
+    assert np.median(res.threshold) > 0.05
+    assert 0.4 < np.median(res.peak) * TO_CBF / 30 < 1.2

@@ -90,3 +90,20 @@ def test_bad_inputs(case):
         PerfusionConfig(method="fft")
     with pytest.raises(InputError, match="aif_mask"):
         compute_perfusion_maps(vol, aif_mask=np.zeros((2, 2, 2)))
+
+
+def test_given_aif_curve_and_adaptive_option(case):
+    vol, truth = case
+    cfg = PerfusionConfig(method="bcsvd")
+    auto = compute_perfusion_maps(vol, config=cfg)
+    given = compute_perfusion_maps(vol, config=cfg, aif_curve_hu=truth["aif"])
+    assert given.aif.source == "given" and given.aif.voxels_zyx.shape == (0, 3)
+    np.testing.assert_allclose(given.aif.curve, truth["aif"])
+    # the auto AIF is the (noisy) artery curve: nearly the same maps
+    sel = truth["labels"] == 1
+    ratio = given.maps["cbf"].array[sel].mean() / auto.maps["cbf"].array[sel].mean()
+    assert ratio == pytest.approx(1.0, abs=0.1)
+    adaptive = compute_perfusion_maps(vol, config=replace(cfg, adaptive_truncation=True))
+    assert adaptive.info["curve_noise_sd_hu"] > 0
+    with pytest.raises(InputError, match="aif_curve_hu"):
+        compute_perfusion_maps(vol, config=cfg, aif_curve_hu=truth["aif"][:-1])

@@ -99,16 +99,23 @@ def select_aif(
 ) -> InputFunction:
     """Automatic AIF from ``(G, M)`` concentration curves of the voxels ``flat_idx`` of ``ref``.
 
-    Candidates: peak above the ``candidate_percentile`` of all peaks and peak not on the last frame.
-    Score: sum of ranks of peak height (high), time to peak (early) and width (narrow). The best
+    Candidates: peak above the ``candidate_percentile`` of all peaks and above half the highest
+    peak, and not on the last frame.
+    Score: sum of ranks of peak height (high), time to peak (early) and first-pass width (narrow:
+    area above half the peak, so that tail noise does not bias the selection). The best
     ``n_voxels`` are averaged, leaving out any whose peak is below half the highest chosen peak.
     """
     peak = curves.max(axis=0)
     ttp = curves.argmax(axis=0)
     dt = float(grid_s[1] - grid_s[0])
-    width_s = np.maximum(curves, 0).sum(axis=0) * dt / np.maximum(peak, 1e-6)
+    # width of the first pass: area above half the peak / peak. Not the whole area / peak: that
+    # ranks voxels with negative noise in the long tail as "narrow", and their mean AIF then has
+    # a too-small area (0.74-0.92 of the truth on the phantom: CBF and CBV overestimated).
+    half = 0.5 * np.maximum(peak, 1e-6)
+    width_s = np.maximum(curves - half, 0).sum(axis=0) * dt / half
     cand = np.flatnonzero(
         (peak >= np.percentile(peak, candidate_percentile))
+        & (peak >= 0.5 * peak.max())  # arterial peaks, not tissue noise spikes
         & (ttp < curves.shape[0] - 1)
         & (peak > 0)
     )

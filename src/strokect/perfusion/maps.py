@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import ndimage
+from scipy.stats import chi2
 
 from strokect.errors import InputError, warn
 from strokect.io import ensure_hu, require_4d
 from strokect.io.volume import Volume
 from strokect.perfusion.aif import InputFunction, aif_from_mask, select_aif, select_vof
 from strokect.perfusion.deconvolution import (
+    DEFAULT_ADAPTIVE_RANGE,
     DEFAULT_OSCILLATION_LIMIT,
     DEFAULT_OSVD_THRESHOLDS,
     METHODS,
@@ -56,6 +58,8 @@ class PerfusionConfig:
     svd_threshold: float | None = None  # ssvd 0.2, bcsvd 0.1 (fraction of largest singular value)
     osvd_thresholds: tuple[float, ...] = DEFAULT_OSVD_THRESHOLDS
     oscillation_limit: float = DEFAULT_OSCILLATION_LIMIT
+    adaptive_truncation: bool = False  # per-voxel discrepancy-principle rank (measured noise)
+    adaptive_range: tuple[float, float] = DEFAULT_ADAPTIVE_RANGE  # loosest, strictest threshold
     n_baseline: int | None = None  # None: detected from the brain-average curve
     dt_s: float | None = None  # uniform grid step; None: median frame step
     motion_correction: bool = False
@@ -132,6 +136,7 @@ def compute_perfusion_maps(
     config: PerfusionConfig | None = None,
     aif_mask: Volume | np.ndarray | None = None,
     brain_mask: Volume | np.ndarray | None = None,
+    aif_curve_hu: np.ndarray | None = None,
 ) -> PerfusionResult:
     """CBF, CBV, MTT, Tmax, TTP from a 4D CTP series in HU.
 
@@ -150,6 +155,9 @@ def compute_perfusion_maps(
         Voxels whose mean curve is the AIF; default: automatic selection.
     brain_mask : Volume or (z, y, x) array, optional
         Default: HU window on the baseline, largest component, holes filled.
+    aif_curve_hu : (T,) array, optional
+        A given AIF (HU enhancement above baseline at ``ctp.time_s``), e.g. measured elsewhere or
+        a phantom's true AIF; replaces the automatic selection and ``aif_mask``.
 
     Returns
     -------
@@ -166,6 +174,10 @@ def compute_perfusion_maps(
     grid = uniform_time_grid(ctp.time_s, dt_s=cfg.dt_s)
     dt = float(grid[1] - grid[0])
     aif, vof, scale, cbv_raw = _vascular(arr, baseline, brain, grid, ctp, aif_mask, cfg)
+    if aif_curve_hu is not None:  # the vessel test's CBV follows the AIF actually used
+        old_area = float(np.sum(aif.curve * scale))
+        aif, scale = _given_aif(aif_curve_hu, ctp, grid), 1.0
+        cbv_raw = cbv_raw * (old_area / max(float(np.sum(aif.curve)), 1e-9))
     noise_hu = _noise_hu(arr, brain, nb)
     factor = cfg.hematocrit_factor / cfg.tissue_density_g_per_ml
     cbv_sd = cbv_noise_sd(noise_hu, grid.size, nb, float(np.sum(aif.curve * scale)), factor)
@@ -182,7 +194,8 @@ def compute_perfusion_maps(
     idx = np.flatnonzero(tissue)
     curves = resample_curves(curves, ctp.time_s, grid)
     curves = smooth_temporal(curves, cfg.temporal_sigma_s, dt)
-    maps = _maps_from_curves(curves, aif.curve * scale, grid, cfg)
+    noise_sd = curve_noise_sd(curves, grid, ctp.time_s, nb) if cfg.adaptive_truncation else None
+    maps = _maps_from_curves(curves, aif.curve * scale, grid, cfg, noise_sd=noise_sd)
     ref = ctp.frame(0)
     out = {}
     for name, values in maps.items():
@@ -206,8 +219,51 @@ def compute_perfusion_maps(
         n_baseline=nb,
         dt_s=dt,
         config=cfg,
-        info={"n_tissue_voxels": int(idx.size), "n_vessel_voxels": int(vessel.sum())},
+        info={
+            "n_tissue_voxels": int(idx.size),
+            "n_vessel_voxels": int(vessel.sum()),
+            "curve_noise_sd_hu": noise_sd,
+        },
     )
+
+
+def _given_aif(curve_hu, ctp: Volume, grid: np.ndarray) -> InputFunction:
+    """`InputFunction` of a user-given AIF sampled at ``ctp.time_s`` (no voxel location)."""
+    curve = np.asarray(curve_hu, dtype=np.float64).reshape(-1)
+    if curve.size != ctp.n_frames:
+        raise InputError(
+            f"aif_curve_hu has {curve.size} samples; the CTP has {ctp.n_frames} frames"
+        )
+    nan3 = np.full(3, np.nan)
+    return InputFunction(
+        curve=resample_curves(curve[:, None], ctp.time_s, grid)[:, 0],
+        time_s=grid,
+        voxels_zyx=np.zeros((0, 3), int),
+        location_zyx=nan3,
+        location_world_lps=nan3,
+        source="given",
+    )
+
+
+def curve_noise_sd(
+    curves: np.ndarray, grid: np.ndarray, time_s: np.ndarray, nb: int
+) -> float | None:
+    """Noise SD (HU) of the denoised ``(G, M)`` tissue curves: median over voxels of the SD of
+    their samples before the first bolus frame (``time_s[nb]``); needs >= 3 such samples."""
+    pre = int(np.searchsorted(grid, time_s[nb] - 1e-6))
+    if pre < 3:
+        warn(f"only {pre} pre-bolus samples: noise unknown, fixed truncation thresholds used")
+        return None
+    sd = curves[:pre].std(axis=0, ddof=1)
+    return float(np.median(sd)) / _MEDIAN_SD_FACTOR.get(pre, 1.0)
+
+
+def chi2_median(dof: int) -> float:
+    return float(chi2.median(dof))
+
+
+#: median of the sample SD of ``n`` Gaussian samples in units of sigma (unbiased median estimate)
+_MEDIAN_SD_FACTOR = {n: float(np.sqrt(chi2_median(n - 1) / (n - 1))) for n in range(3, 64)}
 
 
 def _noise_hu(arr: np.ndarray, brain: np.ndarray, nb: int) -> float:
@@ -262,8 +318,9 @@ def _input_functions(curves, flat, grid, ctp, in_brain, aif_mask, cfg):
     return aif, vof, scale
 
 
-def _maps_from_curves(tissue: np.ndarray, aif: np.ndarray, grid: np.ndarray, cfg) -> dict:
-    """Per-voxel map values from ``(G, M)`` tissue curves and a ``(G,)`` AIF."""
+def _maps_from_curves(tissue, aif, grid, cfg, *, noise_sd=None) -> dict:
+    """Per-voxel map values from ``(G, M)`` tissue curves and a ``(G,)`` AIF; ``noise_sd`` (HU,
+    or None: fixed thresholds) drives the adaptive truncation when ``cfg.adaptive_truncation``."""
     dt = float(grid[1] - grid[0])
     summ = deconvolve(
         tissue,
@@ -273,6 +330,8 @@ def _maps_from_curves(tissue: np.ndarray, aif: np.ndarray, grid: np.ndarray, cfg
         threshold=cfg.svd_threshold,
         osvd_thresholds=cfg.osvd_thresholds,
         oscillation_limit=cfg.oscillation_limit,
+        noise_sd=noise_sd if cfg.adaptive_truncation else None,
+        adaptive_range=cfg.adaptive_range,
     )
     factor = cfg.hematocrit_factor / cfg.tissue_density_g_per_ml
     cbf = np.maximum(summ.peak, 0) * factor * 6000.0
