@@ -30,7 +30,8 @@ Usage::
   (the follow-up infarct seen in the baseline pose: the ISLES 2024 lesion mask in NCCT space).
 
 Masks are voxels at least half covered (thick-slice partial volume) by the structure, except the
-anatomical masks and labels, which take the tissue at the voxel centre. The follow-up ``infarct``
+anatomical masks and labels, which take the tissue at the voxel centre; a penumbra voxel also has
+truth ``tmax > 6 s`` (partial-volume edge voxels with a lower CBF-weighted delay are left out). The follow-up ``infarct``
 also leaves out voxels holding more than 1 % bone by volume.
 
 Geometry conventions (see `strokect.phantom.geometry`)

@@ -14,6 +14,7 @@ from strokect.phantom.tissues import dwi_map, hu_map, perfusion_maps
 
 MAX_BONE_FRACTION = 0.01  # follow-up infarct voxels hold less bone than this (partial volume)
 AIR_HU = -1000.0
+PENUMBRA_TMAX_S = 6.0  # penumbra voxels have truth Tmax above this (Albers et al., NEJM 2018)
 MIN_CBF = 1.0  # mL/100 g/min: below this a voxel has no tissue perfusion (MTT/Tmax stored as 0)
 MIN_HYPODENSITY_HU = 3.0  # a follow-up infarct is at least this much darker than its tissue
 
@@ -156,6 +157,7 @@ def render_acute(anatomy, lesion, values, acq, aif, *, grid, pose, times, rng, l
     sd = values["dwi"]["noise_sd"]
     dwi = np.hypot(dwi + rng.standard_normal(dwi.shape) * sd, rng.standard_normal(dwi.shape) * sd)
     core, pen = s.mask(lesion["core"]), s.mask(lesion["penumbra"])
+    pen[truth["tmax"] <= PENUMBRA_TMAX_S] = 0  # the clinical definition holds on the truth maps
     labels = s.labels()
     labels[pen.astype(bool)] = 4
     labels[core.astype(bool)] = 5
