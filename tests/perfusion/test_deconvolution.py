@@ -139,3 +139,19 @@ def test_adaptive_truncation_follows_noise():
     res = deconvolve(noisy, aif, DT, method="bcsvd", noise_sd=1.0)
     assert np.median(res.threshold) > 0.05
     assert 0.4 < np.median(res.peak) * TO_CBF / 30 < 1.2
+
+
+@pytest.mark.parametrize("circulant", [False, True])
+def test_onset_time_finds_the_jump_of_a_smeared_residue(circulant):
+    from scipy.ndimage import gaussian_filter1d
+
+    from strokect.perfusion.deconvolution import onset_time, peak_and_time
+
+    t = np.arange(80) * 0.5
+    delays = np.array([3.0, 7.25, 12.5])
+    k = np.where(t[None] >= delays[:, None], np.exp(-(t[None] - delays[:, None]) / 4.0), 0.0)
+    smeared = gaussian_filter1d(k, 3.0, axis=1, mode="wrap" if circulant else "nearest")
+    _, late = peak_and_time(smeared, 0.5, circulant=circulant)
+    on = onset_time(smeared, 0.5, circulant=circulant)
+    assert np.all(late > delays + 0.5)  # the maximum of the smeared residue is late
+    np.testing.assert_allclose(on, delays, atol=0.3)

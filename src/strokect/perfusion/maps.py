@@ -58,6 +58,7 @@ class PerfusionConfig:
     svd_threshold: float | None = None  # ssvd 0.2, bcsvd 0.1 (fraction of largest singular value)
     osvd_thresholds: tuple[float, ...] = DEFAULT_OSVD_THRESHOLDS
     oscillation_limit: float = DEFAULT_OSCILLATION_LIMIT
+    tmax_estimator: str = "onset"  # residue half-maximum rise ("onset") or maximum ("peak")
     adaptive_truncation: bool = False  # per-voxel discrepancy-principle rank (measured noise)
     adaptive_range: tuple[float, float] = DEFAULT_ADAPTIVE_RANGE  # loosest, strictest threshold
     n_baseline: int | None = None  # None: detected from the brain-average curve
@@ -332,6 +333,7 @@ def _maps_from_curves(tissue, aif, grid, cfg, *, noise_sd=None) -> dict:
         oscillation_limit=cfg.oscillation_limit,
         noise_sd=noise_sd if cfg.adaptive_truncation else None,
         adaptive_range=cfg.adaptive_range,
+        tmax=cfg.tmax_estimator,
     )
     factor = cfg.hematocrit_factor / cfg.tissue_density_g_per_ml
     cbf = np.maximum(summ.peak, 0) * factor * 6000.0
