@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/strokect demo -o $(DEMO_OUT)
+	$(VENV)/bin/strokect demo -o $(DEMO_OUT) --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "perfusion": ("strokect.cli.perfusion", "perfusion"),
     "synth": ("strokect.cli.synth", "synth"),
     "segment": ("strokect.cli.segment", "segment"),
+    "demo": ("strokect.cli.demo", "demo"),
 }
 
 
