@@ -216,10 +216,10 @@ def _solve_chunk(proj, vt, ranks, ths, dt_s, circulant, limit, tmax):
     Eq. 7) are both linear in the projection, so each looser threshold only adds the new
     components' contributions."""
     k = proj[:, : ranks[0]] @ vt[: ranks[0]]
-    peak, tpeak = _summary(k, dt_s, circulant, tmax)
     used = np.full(proj.shape[0], ths[0], np.float32)
     if len(ranks) == 1:
-        return peak, tpeak, used
+        return (*_summary(k, dt_s, circulant, tmax), used)
+    chosen = k.copy()  # the residue kept per voxel; summarised once at the end
     vt_d2 = vt[:, 2:] - 2.0 * vt[:, 1:-1] + vt[:, :-2]
     d2 = proj[:, : ranks[0]] @ vt_d2[: ranks[0]]
     for i in range(1, len(ranks)):
@@ -229,11 +229,8 @@ def _solve_chunk(proj, vt, ranks, ths, dt_s, circulant, limit, tmax):
             d2 += proj[:, lo:hi] @ vt_d2[lo:hi]
         fmax = k.max(axis=1)
         ok = np.flatnonzero((np.abs(d2).sum(axis=1) <= limit * k.shape[1] * fmax) & (fmax > 0))
-        if ok.size == 0:
-            continue
-        p, t = _summary(k[ok], dt_s, circulant, tmax)
-        peak[ok], tpeak[ok], used[ok] = p, t, ths[i]
-    return peak, tpeak, used
+        chosen[ok], used[ok] = k[ok], ths[i]
+    return (*_summary(chosen, dt_s, circulant, tmax), used)
 
 
 def discrepancy_ranks(
