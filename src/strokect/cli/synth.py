@@ -34,6 +34,13 @@ import click
     type=click.Choice(["isles2018", "isles2024", "csv"]),
     help="Folder layout.",
 )
+@click.option(
+    "--anatomy",
+    default="procedural",
+    show_default=True,
+    type=click.Choice(["procedural", "mni"]),
+    help="Brain tissue map: procedural, or the MNI152 templates of the optional nilearn package.",
+)
 @click.option("--preview", is_flag=True, help="Also write a PNG mosaic per case under preview/.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing phantom cohort in the folder.")
 @click.option(
@@ -43,7 +50,7 @@ import click
     type=click.IntRange(min=1),
     help="Parallel processes (files are identical for any value).",
 )
-def synth(output, cases, seed, preset, layout, preview, overwrite, workers) -> None:
+def synth(output, cases, seed, preset, layout, anatomy, preview, overwrite, workers) -> None:
     """Generate a synthetic stroke CT cohort (NCCT pairs, 4D CTP, maps, DWI, masks)."""
     from strokect.phantom import write_cohort
 
@@ -56,5 +63,9 @@ def synth(output, cases, seed, preset, layout, preview, overwrite, workers) -> N
         preview=preview,
         overwrite=overwrite,
         workers=workers,
+        anatomy=anatomy,
     )
-    click.echo(f"wrote {cases} {preset} cases ({layout}) to {output}; manifest {manifest}")
+    click.echo(
+        f"wrote {cases} {preset} cases ({layout}, {anatomy} anatomy) to {output}; "
+        f"manifest {manifest}"
+    )

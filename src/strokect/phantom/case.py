@@ -26,6 +26,7 @@ STREAMS = (
     "noise_followup",
     "aif",
 )
+ANATOMIES = ("procedural", "mni")
 LABELS = {
     "background": 0,
     "gm": 1,
@@ -78,7 +79,12 @@ def _aif_vessel(acq: dict, grid: Grid, pose: np.ndarray, side: str) -> dict:
 
 
 def synth_case(
-    seed: int, preset: str = "tiny", *, kind: str | None = None, case_id: str | None = None
+    seed: int,
+    preset: str = "tiny",
+    *,
+    kind: str | None = None,
+    case_id: str | None = None,
+    anatomy: str = "procedural",
 ) -> PhantomCase:
     """Generate one phantom case, deterministically from ``seed``.
 
@@ -93,15 +99,25 @@ def synth_case(
         ``None`` draws it (72 / 18 / 10 / 0 %).
     case_id
         Defaults to ``f"phantom_{seed:04d}"``.
+    anatomy
+        ``"procedural"`` (default, no data files) or ``"mni"``: the brain's tissue map from the
+        MNI152 templates bundled with the optional ``nilearn`` package (`strokect.phantom.mni`;
+        `strokect.errors.InputError` when nilearn is missing). Only with ``"mni"`` does the
+        metadata hold an ``"anatomy"`` entry (the template mapping).
     """
     if int(seed) < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed}")
+    if anatomy not in ANATOMIES:
+        raise ValueError(f"anatomy must be one of {ANATOMIES}; got {anatomy!r}")
     preset = get_preset(preset)
     rng = _streams(seed)
     ctx = _draw(rng, preset, kind)
     acq, lesion_p = ctx["acquisition"], ctx["lesion"]
     vessel = ctx["aif_vessel"]
-    anatomy = build_anatomy(
+    build = build_anatomy
+    if anatomy == "mni":
+        from strokect.phantom.mni import build_mni_anatomy as build
+    head = build(
         rng["anatomy"],
         ctx["subject"],
         spacing_mm=preset.anatomy_spacing_mm,
@@ -110,11 +126,11 @@ def synth_case(
     half = acq["ctp_slices"] * acq["ctp_thickness_mm"] / 2 - 2.0
     zc = acq["slab_centre_head_z_mm"]
     lesion = lesion_masks(
-        anatomy, lesion_p, rng["lesion_shape"], z_range_head_mm=(zc - half, zc + half)
+        head, lesion_p, rng["lesion_shape"], z_range_head_mm=(zc - half, zc + half)
     )
     common = {"lesion_p": lesion_p, "pose": ctx["pose"]}
     acute, acute_info = render_acute(
-        anatomy,
+        head,
         lesion,
         ctx["tissue_values"],
         acq,
@@ -125,7 +141,7 @@ def synth_case(
         **common,
     )
     followup, fu_info = render_followup(
-        anatomy,
+        head,
         lesion,
         ctx["tissue_values"],
         acq,
@@ -136,6 +152,8 @@ def synth_case(
     )
     case_id = case_id or f"phantom_{int(seed):04d}"
     metadata = _metadata(seed, preset, ctx, acute, followup, {**acute_info, **fu_info})
+    if "mni" in head.params:
+        metadata["anatomy"] = _jsonable({"source": "mni", **head.params["mni"]})
     for vols in (acute, followup):
         for name, vol in vols.items():
             vol.metadata.update(

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from strokect.io.atomic import atomic_output
-from strokect.phantom.case import synth_case
+from strokect.phantom.case import ANATOMIES, synth_case
 from strokect.phantom.presets import get_preset
 from strokect.phantom.writers import LAYOUTS, write_case, write_manifests
 
@@ -57,8 +57,8 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
 
 
 def _one(job: tuple) -> list:
-    index, seed, preset, layout, out_dir, preview, kind = job
-    case = synth_case(seed, preset, kind=kind, case_id=f"phantom_{index:04d}")
+    index, seed, preset, layout, out_dir, preview, kind, anatomy = job
+    case = synth_case(seed, preset, kind=kind, case_id=f"phantom_{index:04d}", anatomy=anatomy)
     rows = write_case(case, out_dir, layout=layout, index=index)
     if preview:
         from strokect.phantom.preview import write_preview
@@ -79,13 +79,15 @@ def write_cohort(
     overwrite: bool = False,
     workers: int = 1,
     kind: str | None = None,
+    anatomy: str = "procedural",
 ) -> Path:
     """Generate ``n_cases`` phantom cases and write them under ``out_dir``.
 
     Case ``i`` is ``synth_case(case_seed(seed, i), preset)`` with id ``phantom_<i:04d>``; the files
     are identical whatever ``workers`` is. Returns the path of the acute manifest
     (``manifest.csv`` for ``layout="csv"``, else ``extras/manifest.csv``); the NCCT-pair manifest
-    ``manifest_ncct_pairs.csv`` lies beside it (see `strokect.phantom.writers`).
+    ``manifest_ncct_pairs.csv`` lies beside it (see `strokect.phantom.writers`). ``anatomy`` is
+    passed to `synth_case` (``"procedural"`` or ``"mni"``).
 
     Raises
     ------
@@ -93,16 +95,27 @@ def write_cohort(
         When ``out_dir`` is not empty and ``overwrite`` is False, or holds something that is not a
         phantom cohort.
     ValueError
-        For an unknown preset or layout, ``n_cases < 1`` or ``workers < 1``.
+        For an unknown preset, layout or anatomy, ``n_cases < 1`` or ``workers < 1``.
+    strokect.errors.InputError
+        For ``anatomy="mni"`` without the optional nilearn package.
     """
     get_preset(preset)
+    if anatomy not in ANATOMIES:
+        raise ValueError(f"anatomy must be one of {ANATOMIES}; got {anatomy!r}")
+    if anatomy == "mni":
+        from strokect.phantom.mni import load_templates
+
+        load_templates()  # fail before any file is written when nilearn is missing
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
     if n_cases < 1 or workers < 1:
         raise ValueError(f"n_cases and workers must be >= 1; got {n_cases} and {workers}")
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
-    jobs = [(i, case_seed(seed, i), preset, layout, out_dir, preview, kind) for i in range(n_cases)]
+    jobs = [
+        (i, case_seed(seed, i), preset, layout, out_dir, preview, kind, anatomy)
+        for i in range(n_cases)
+    ]
     info = {
         "generator": "strokect.phantom",
         "n_cases": n_cases,
@@ -112,6 +125,8 @@ def write_cohort(
         "case_seeds": [job[1] for job in jobs],
         "complete": False,
     }
+    if anatomy != "procedural":  # the default cohorts' marker stays as it was
+        info["anatomy"] = anatomy
     _write_marker(out_dir, info)
     if workers == 1:
         results = [_one(job) for job in jobs]
