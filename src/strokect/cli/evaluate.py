@@ -55,14 +55,25 @@ def _parse_groups(text: str) -> tuple[float, ...]:
     show_default=True,
     help="Reference-volume group edges in mL, comma-separated.",
 )
+@click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
 def evaluate(
-    pred_dir: str, ref_dir: str, image_dir: str | None, out_dir: str, groups_ml: str
+    pred_dir: str,
+    ref_dir: str,
+    image_dir: str | None,
+    out_dir: str,
+    groups_ml: str,
+    overwrite: bool,
 ) -> None:
     """Compare predicted and reference lesion masks, matched by case id (see docs/evaluation.md)."""
     from strokect.report import evaluate_folders
 
     out = evaluate_folders(
-        pred_dir, ref_dir, out_dir=out_dir, image_dir=image_dir, groups_ml=_parse_groups(groups_ml)
+        pred_dir,
+        ref_dir,
+        out_dir=out_dir,
+        image_dir=image_dir,
+        groups_ml=_parse_groups(groups_ml),
+        overwrite=overwrite,
     )
     click.echo(
         f"{out.n_evaluated} of {out.n_cases} cases evaluated ({out.n_failed} with problems): "

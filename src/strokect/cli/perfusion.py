@@ -23,7 +23,10 @@ import click
     help="In-plane Gaussian sigma (mm) of the smoothing within tissue; 0: off.",
 )
 @click.option("--motion-correction", is_flag=True, help="Rigid registration of frames to frame 0.")
-def perfusion(input4d, out_dir, method, aif_mask, vof_scaling, smoothing_mm, motion_correction):
+@click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
+def perfusion(
+    input4d, out_dir, method, aif_mask, vof_scaling, smoothing_mm, motion_correction, overwrite
+):
     """Perfusion maps and readout from a 4D CTP (NIfTI file or DICOM folder)."""
     from strokect.perfusion import PerfusionConfig, run_perfusion
 
@@ -33,7 +36,9 @@ def perfusion(input4d, out_dir, method, aif_mask, vof_scaling, smoothing_mm, mot
         smoothing_sigma_mm=smoothing_mm,
         motion_correction=motion_correction,
     )
-    summary = run_perfusion(input4d, out_dir, config=cfg, aif_mask_path=aif_mask)
+    summary = run_perfusion(
+        input4d, out_dir, config=cfg, aif_mask_path=aif_mask, overwrite=overwrite
+    )
     r = summary["readout"]
     click.echo(
         f"core {r['core_ml']} mL, hypoperfusion (Tmax>6s) {r['hypoperfusion_ml']} mL, "

@@ -30,7 +30,7 @@ def _parse_maps(values: tuple[str, ...]) -> dict[str, str]:
     "output_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="Output folder (created if needed).",
+    help="Output folder (created; refused when not empty unless --overwrite).",
 )
 @click.option(
     "--steps",
@@ -52,7 +52,8 @@ def _parse_maps(values: tuple[str, ...]) -> dict[str, str]:
     type=click.Choice(["auto", "threecnn", "threshold"]),
 )
 @click.option("--series", default=None, help="DICOM series to read: index, SeriesNumber or UID.")
-def preprocess(input_path, output_dir, steps, maps, brain_method, series):
+@click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
+def preprocess(input_path, output_dir, steps, maps, brain_method, series, overwrite):
     """Brain / intracranial / CSF masks, symmetric modalities and HU channels of one CT.
 
     Every output has the input's geometry; OUTPUT/preprocess.json records what ran with which
@@ -67,6 +68,7 @@ def preprocess(input_path, output_dir, steps, maps, brain_method, series):
         maps=_parse_maps(maps),
         brain_method=brain_method,
         series=series,
+        overwrite=overwrite,
     )
     for step in record["steps"]:
         click.echo(f"{step['step']}: {', '.join(step['outputs'])} ({step['seconds']:.2f} s)")

@@ -25,3 +25,23 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def prepare_output_dir(path: str | Path, *, overwrite: bool = False) -> Path:
+    """Create the output folder ``path``; refuse one that exists and is not empty.
+
+    Every strokect command that writes a folder of results calls this first, so earlier results
+    (or unrelated user files) are never replaced unless ``overwrite`` is set.
+
+    Raises
+    ------
+    FileExistsError
+        When ``path`` is a file, or a non-empty folder and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"output folder {path} exists and is a file")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise FileExistsError(f"output folder {path} exists and is not empty (use --overwrite)")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from strokect.io import read_volume, require_4d, write_volume
-from strokect.io.atomic import atomic_output
+from strokect.io.atomic import atomic_output, prepare_output_dir
 from strokect.perfusion.maps import (
     MAP_NAMES,
     PerfusionConfig,
@@ -63,15 +63,18 @@ def run_perfusion(
     config: PerfusionConfig | None = None,
     aif_mask_path: str | Path | None = None,
     method: str | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Read a 4D CTP (NIfTI or DICOM folder), compute maps and readout, write everything.
 
-    Returns the summary dict also written to ``out_dir/perfusion.json``.
+    ``out_dir`` must be new or empty unless ``overwrite`` is set. Returns the summary dict also
+    written to ``out_dir/perfusion.json``.
     """
     cfg = config or PerfusionConfig()
     if method is not None:
         cfg = replace(cfg, method=method)
     ctp = require_4d(read_volume(input_path), name=str(input_path), min_frames=cfg.min_frames)
+    prepare_output_dir(out_dir, overwrite=overwrite)
     aif_mask = read_volume(aif_mask_path) if aif_mask_path is not None else None
     result = compute_perfusion_maps(ctp, config=cfg, aif_mask=aif_mask)
     readout = readout_from_maps(

@@ -17,7 +17,7 @@ import numpy as np
 
 from strokect.errors import InputError
 from strokect.io import Volume, ensure_hu, read_volume, require_3d, write_volume
-from strokect.io.atomic import atomic_output
+from strokect.io.atomic import atomic_output, prepare_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,11 @@ def run_preprocess(
     maps: Mapping[str, str | Path] | None = None,
     brain_method: str = "auto",
     series: str | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Run ``steps`` on the CT at ``input_path`` and write the results into ``output_dir``.
+
+    ``output_dir`` must be new or empty unless ``overwrite`` is set.
 
     Parameters
     ----------
@@ -82,8 +85,7 @@ def run_preprocess(
     map_vols = {k: read_volume(p) for k, p in (maps or {}).items()}
     if "perfusion_brain" in names and not map_vols:
         raise InputError("--steps perfusion_brain needs at least one --map NAME=PATH")
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output_dir(output_dir, overwrite=overwrite)
     state = _State(ct, map_vols, brain_method)
     record = {"input": str(input_path), "geometry": ct.geometry_summary(), "steps": []}
     for name in names:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from strokect.io.atomic import atomic_output
+from strokect.io.atomic import atomic_output, prepare_output_dir
 from strokect.metrics import METRIC_COLUMNS
 from strokect.report.cases import CaseFiles, match_cases
 from strokect.report.evaluation import (
@@ -98,6 +98,7 @@ def evaluate_folders(
     image_dir: str | Path | None = None,
     groups_ml: Sequence[float] = (10.0, 50.0),
     large_lesion_ml: float = 10.0,
+    overwrite: bool = False,
 ) -> EvaluationOutputs:
     """Evaluate every matched case and write ``per_case.csv``, ``summary.json``, ``report.html``.
 
@@ -107,7 +108,7 @@ def evaluate_folders(
         Folders of binary prediction and reference masks (NIfTI/NRRD/MHA), matched by case id
         (rules in :mod:`strokect.report.cases`).
     out_dir
-        Output folder (created).
+        Output folder (created; refused when not empty unless ``overwrite``).
     image_dir
         Optional folder of CT images (HU) for the overlays, matched by the same rules.
     groups_ml
@@ -115,8 +116,8 @@ def evaluate_folders(
     large_lesion_ml
         Threshold of the "reference > X mL" subgroup.
     """
-    out_dir = Path(out_dir)
     cases = match_cases(pred_dir, ref_dir, image_dir=image_dir)
+    out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
     records = []
     for i, case in enumerate(cases, 1):
         logger.info("[%d/%d] %s", i, len(cases), case.case_id)
