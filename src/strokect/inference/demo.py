@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from strokect.io import read_volume
-from strokect.io.atomic import atomic_output
+from strokect.io.atomic import atomic_output, prepare_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,7 @@ def run_demo(out_dir: str | Path, *, seed: int = 7, overwrite: bool = False) -> 
     from strokect.perfusion.run import run_perfusion
     from strokect.phantom import write_cohort
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"output folder {out_dir} is not empty (use --overwrite)")
+    out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
     log.info("1/4 synthesizing phantom case (isles preset, seed %d)", seed)
     write_cohort(
         out_dir / "phantom", n_cases=1, seed=seed, preset="isles", preview=True, overwrite=True
