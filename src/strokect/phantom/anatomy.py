@@ -189,8 +189,10 @@ def _distances(cavity: np.ndarray, spacing_mm) -> tuple[np.ndarray, np.ndarray]:
     axes = [np.arange(n) / k for n, k in zip(cavity.shape, step)]
     inside = ndimage.distance_transform_edt(coarse, sampling=coarse_spacing).astype(np.float32)
     outside = ndimage.distance_transform_edt(~coarse, sampling=coarse_spacing).astype(np.float32)
-    d_in = np.maximum(separable_cubic(inside - outside, axes), 0.0)
-    d_out = np.maximum(separable_cubic(outside - inside, axes), 0.0)
+    # one interpolation serves both signs (round-to-nearest is symmetric under negation)
+    signed = separable_cubic(inside - outside, axes)
+    d_in = np.maximum(signed, 0.0)
+    d_out = np.maximum(-signed, 0.0)
     return np.where(cavity, d_in, 0.0).astype(np.float32), np.where(cavity, 0.0, d_out).astype(
         np.float32
     )

@@ -49,13 +49,17 @@ def _cubic_along(arr: np.ndarray, pos: np.ndarray, axis: int) -> np.ndarray:
         0.5 * (t**3 - t**2),
     ]
     n = arr.shape[axis]
-    out = 0.0
+    shape = [1] * arr.ndim
+    shape[axis] = -1
+    out = None
     for j, wj in enumerate(w):
         idx = np.clip(i0 - 1 + j, 0, n - 1)
         taken = np.take(arr, idx, axis=axis)
-        shape = [1] * arr.ndim
-        shape[axis] = -1
-        out = out + taken * wj.reshape(shape)
+        taken *= wj.reshape(shape)  # in place: same values as taken * w, one allocation less
+        if out is None:
+            out = taken
+        else:
+            out += taken
     return out
 
 

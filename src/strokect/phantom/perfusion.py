@@ -115,13 +115,16 @@ class ResidueTable:
         )
         j0 = np.floor(m).astype(int)
         wm = m - j0
+        n_t = self.t.size
+        flat = self.table.ravel()
+        row0, row1 = j0 * n_t, (j0 + 1) * n_t  # flat offsets of the two MTT rows
         out = np.empty((len(time_s), scale.size))
         for k, t in enumerate(time_s):
-            u = np.clip((t - delay_s) / FINE_DT_S, 0, self.t.size - 1.000001)
+            u = np.clip((t - delay_s) / FINE_DT_S, 0, n_t - 1.000001)
             i0 = np.floor(u).astype(int)
             wu = u - i0
-            lo = self.table[j0, i0] * (1 - wu) + self.table[j0, i0 + 1] * wu
-            hi = self.table[j0 + 1, i0] * (1 - wu) + self.table[j0 + 1, i0 + 1] * wu
+            lo = flat.take(row0 + i0) * (1 - wu) + flat.take(row0 + i0 + 1) * wu
+            hi = flat.take(row1 + i0) * (1 - wu) + flat.take(row1 + i0 + 1) * wu
             out[k] = scale * (lo * (1 - wm) + hi * wm)
         return out
 
