@@ -125,3 +125,24 @@ def test_prepare_case_cache_hit_and_invalidation(tmp_path, monkeypatch):
     write_volume(vols["cbf"].with_array(vols["cbf"].array * 2), tmp_path / "cbf.nii.gz")
     prepare_case(case, **opts)  # changed content -> new entry
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+
+
+def test_shipped_weights_are_small_safe_checkpoints_with_cv_postprocessing():
+    from strokect.inference.segment import default_weights
+
+    try:
+        paths = default_weights("clerigues", ["ct", "cbf", "cbv"])
+    except InputError:
+        pytest.skip("no shipped clerigues CT+CBF+CBV weights")
+    assert len(paths) == 5
+    for path in paths:
+        assert path.stat().st_size < 500_000
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        assert data["method"] == "clerigues"
+        assert data["extra"]["channels"] == ["ct", "cbf", "cbv", "ct_sym", "cbf_sym", "cbv_sym"]
+        post = data["extra"]["postprocess"]
+        assert 0 < post["threshold"] < 1 and post["min_size_vox"] >= 0
+    # extra inputs do not matter when no richer model is shipped
+    assert default_weights("clerigues", ["ct", "cbf", "cbv", "mtt"]) == paths
+    with pytest.raises(InputError, match="no shipped"):
+        default_weights("clerigues", ["ct"])

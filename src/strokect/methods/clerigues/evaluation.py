@@ -123,3 +123,45 @@ def export_weights(run: str | Path, dest: str | Path, name: str) -> list[Path]:
         half = {k: v.half() for k, v in nets.items()}
         out.append(save_checkpoint(dest / f"{name}_fold{i}.pt", method, half))
     return out
+
+
+def _finite_or_none(obj):
+    """JSON-safe copy: NaN/inf floats (e.g. HD with one empty mask) become None."""
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite_or_none(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def write_model_card(run: str | Path, dest: str | Path, name: str, *, notes: str = "") -> Path:
+    """Write ``dest/<name>.json`` (machine-readable card) from the run's config, training summary
+    and evaluation; the prose card ``<name>.md`` is written by hand next to it."""
+    run, dest = Path(run), Path(dest)
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    card = {
+        "name": name,
+        "method": "clerigues",
+        "intended_use": "research and software testing only; NOT FOR CLINICAL USE",
+        "training_data": "synthetic phantom cohort (strokect.phantom.synth_case, preset 'isles', "
+        "kind 'ischemic', seeds 0-19 for 5-fold CV, seeds 20-24 held out); no patient data",
+        "config": json.loads((run / "config.json").read_text()),
+        "splits": load_splits(run / "splits.json"),
+        "training": json.loads((run / "train_summary.json").read_text()),
+        "postprocess": {
+            "threshold": evaluation["threshold"],
+            "min_size_voxels": evaluation["min_size_voxels"],
+        },
+        "phantom_metrics": {
+            k: evaluation[k]
+            for k in ("cv_mean_dice", "cv_mean_hd_mm", "test_mean_dice", "test_median_dice")
+        },
+        "test_cases": evaluation["test_cases"],
+        "prediction": {"tile_size": evaluation["tile_size"], "mc_passes": evaluation["mc_passes"]},
+        "notes": notes,
+    }
+    path = dest / f"{name}.json"
+    path.write_text(json.dumps(_finite_or_none(card), indent=1, allow_nan=False))
+    return path
