@@ -4,6 +4,7 @@ Usage::
 
     from strokect.phantom import synth_case, PRESETS, write_cohort
     case = synth_case(seed=0, preset="tiny")     # PhantomCase, deterministic for (seed, preset)
+    case = synth_case(seed=0, preset="tiny", anatomy="mni")   # brain from MNI152 (needs nilearn)
     write_cohort("out", n_cases=20, seed=0, preset="isles", layout="isles2018", workers=2)
 
 `PhantomCase`

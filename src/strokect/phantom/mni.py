@@ -2,7 +2,8 @@
 
 ``synth_case(..., anatomy="mni")`` replaces the procedural brain (cortex, sulci, ventricles, deep
 nuclei, cerebellum) by the ICBM 2009a nonlinear symmetric MNI152 grey/white-matter probability
-templates and brain mask that ship inside the ``nilearn`` package (Fonov et al., NeuroImage 2011;
+templates and brain mask that ship inside the ``nilearn`` package (files
+``mni_icbm152_{gm,wm,t1}_tal_nlin_sym_09a_converted.nii.gz``, 1 mm, exactly left-right symmetric;
 loaded with ``nilearn.datasets.load_mni152_gm_template``, ``load_mni152_wm_template`` and
 ``load_mni152_brain_mask``, all read from files inside the package, no download). Everything
 else is the procedural machinery of `strokect.phantom.anatomy`: skull, scalp, fat, foramen
@@ -38,7 +39,7 @@ from strokect.phantom.geometry import HeadGrid
 WARP_SD_MM = 1.5  # design choice: small per-subject, non-symmetric shape variation
 WARP_WAVELENGTH_MM = 60.0
 DEEP_GM_DEPTH_MM = 25.0  # design choice: GM deeper than this below the cavity surface is deep GM
-TEMPLATE = "MNI152 ICBM 2009a nonlinear symmetric (nilearn bundled GM/WM templates, brain mask)"
+TEMPLATE = "MNI152 ICBM 2009a nlin sym (nilearn bundled GM/WM templates and brain mask, 1 mm)"
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,15 +1,17 @@
 """Indicator-dilution model of the CT perfusion phantom.
 
 Arterial input function (AIF), a gamma variate plus a smaller, later, wider recirculation pass
-(Thompson et al., Circ Res 1964; Madsen, Phys Med Biol 1992, simplified gamma variate)::
+(gamma variate as the usual indicator-dilution model, Mischi et al., Physiol Meas 2008; this
+unit-peak form is often credited to Thompson et al., Circ Res 1964 and Madsen, Phys Med Biol
+1992, not checked)::
 
     g(t; t0, alpha, beta) = ((t - t0) / (alpha beta))^alpha * exp(alpha - (t - t0) / beta),  t > t0
 
 which peaks at ``t0 + alpha beta`` with value 1. ``AIF(t) = peak_hu * (g(t; t0, a, b)
 + recirc_fraction * g(t; t0 + recirc_delay_s, a, recirc_beta_s))`` in HU above the pre-contrast level.
 
-Tissue enhancement (Ostergaard et al., MRM 1996, eq. 1; Fieselmann et al., Int J Biomed Imaging
-2011, eq. 8)::
+Tissue enhancement (the indicator-dilution model reviewed by Fieselmann et al., Int J Biomed
+Imaging 2011)::
 
     C(t) = (rho / kH) * F * (AIF conv R)(t - delay),   R(t) = exp(-t / MTT)   (t >= 0)
 
@@ -27,8 +29,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-KH = 0.73  # (1 - Hct_large) / (1 - Hct_small), Hct_large 0.45, Hct_small 0.25 (Rempp et al., Radiology 1994)
-RHO_G_PER_ML = 1.04  # brain tissue density (Rempp et al., Radiology 1994)
+# Conventional constants of perfusion software (usually attributed to Rempp et al., Radiology 1994;
+# that source was not checked, see docs/phantom.md). Only rho / kH enters the model.
+KH = 0.73  # (1 - Hct_large) / (1 - Hct_small), Hct_large 0.45, Hct_small 0.25
+RHO_G_PER_ML = 1.04  # brain tissue density
 FINE_DT_S = 0.05
 
 
