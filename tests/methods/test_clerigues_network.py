@@ -9,6 +9,7 @@ def test_shapes_latent_and_asymmetry():
     net = AsymmetricResUNet(10, 2)
     x = torch.randn(2, 10, 64, 64)
     latent = {}
+
     def hook(module, inputs, output):
         latent["z"] = tuple(output.shape)
 
