@@ -1,6 +1,7 @@
 """Per-subject tissue values (CT attenuation, perfusion, DWI) and head-grid value maps.
 
-Literature ranges (sources in docs/phantom.md):
+Values drawn per subject (docs/phantom.md gives, for each, a checked source or marks it as a design
+choice):
 
 - NCCT (HU): grey matter 35-42, white matter 5-9 HU below grey matter (26-37), CSF 2-9,
   unenhanced blood 40-45, cortical bone tables 1400-1800 with diploe 600-900, scalp soft
