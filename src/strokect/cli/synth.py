@@ -41,6 +41,12 @@ import click
     type=click.Choice(["procedural", "mni"]),
     help="Brain tissue map: procedural, or the MNI152 templates of the optional nilearn package.",
 )
+@click.option(
+    "--kind",
+    default=None,
+    type=click.Choice(["ischemic", "ischemic_ht", "hemorrhage", "none"]),
+    help="Force the lesion kind of every case (default: drawn per case).",
+)
 @click.option("--preview", is_flag=True, help="Also write a PNG mosaic per case under preview/.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing phantom cohort in the folder.")
 @click.option(
@@ -50,7 +56,7 @@ import click
     type=click.IntRange(min=1),
     help="Parallel processes (files are identical for any value).",
 )
-def synth(output, cases, seed, preset, layout, anatomy, preview, overwrite, workers) -> None:
+def synth(output, cases, seed, preset, layout, anatomy, kind, preview, overwrite, workers) -> None:
     """Generate a synthetic stroke CT cohort (NCCT pairs, 4D CTP, maps, DWI, masks)."""
     from strokect.phantom import write_cohort
 
@@ -64,6 +70,7 @@ def synth(output, cases, seed, preset, layout, anatomy, preview, overwrite, work
         overwrite=overwrite,
         workers=workers,
         anatomy=anatomy,
+        kind=kind,
     )
     click.echo(
         f"wrote {cases} {preset} cases ({layout}, {anatomy} anatomy) to {output}; "
