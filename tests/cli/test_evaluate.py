@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.report.cohort_for_tests import write_cohort
-
 from strokect.cli.main import main
+from tests.report.cohort_for_tests import write_cohort
 
 
 def test_evaluate_writes_csv_json_html(tmp_path, capsys):

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from skimage import measure
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-from tests.metrics.masks_for_tests import random_blobs
 
 from strokect.metrics import (
     compute_lesion_detection,
@@ -15,6 +14,7 @@ from strokect.metrics import (
     lesion_region,
     ssim_map,
 )
+from tests.metrics.masks_for_tests import random_blobs
 
 
 def test_lesion_detection_hand_made_example():

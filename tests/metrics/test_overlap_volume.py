@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.metrics.masks_for_tests import ANISO_SPACING, random_blobs
 
 from strokect.metrics import (
     compute_confusion,
@@ -15,6 +14,7 @@ from strokect.metrics import (
     compute_volume_errors,
     compute_volume_ml,
 )
+from tests.metrics.masks_for_tests import ANISO_SPACING, random_blobs
 
 
 @pytest.mark.parametrize("seed", range(4))

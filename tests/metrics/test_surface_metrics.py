@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
-from tests.metrics.masks_for_tests import ANISO_SPACING, random_blobs
 
 from strokect.metrics import (
     compute_assd,
@@ -15,6 +14,7 @@ from strokect.metrics import (
     compute_hd95,
     compute_surface_distances,
 )
+from tests.metrics.masks_for_tests import ANISO_SPACING, random_blobs
 
 
 def oracle_surface(mask: np.ndarray) -> np.ndarray:

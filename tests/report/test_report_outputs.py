@@ -12,11 +12,11 @@ import subprocess
 
 import numpy as np
 import pytest
-from tests.report.cohort_for_tests import write_cohort
 
 from strokect.io import read_volume
 from strokect.metrics import evaluate_masks
 from strokect.report import evaluate_folders
+from tests.report.cohort_for_tests import write_cohort
 
 
 @pytest.fixture(scope="module")
