@@ -82,3 +82,8 @@ def train(
         click.echo(
             f"fold {i}: {fit_result.epochs_run} epochs, best {best} -> {fit_result.model_path}"
         )
+    if result.after and "threshold" in result.after:
+        click.echo(
+            f"cross-validated post-processing: T = {result.after['threshold']}, "
+            f"S_min = {result.after['min_size_vox']} voxels -> {run_dir}/postprocess.json"
+        )

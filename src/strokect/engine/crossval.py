@@ -6,6 +6,9 @@ Run folder layout (what ``strokect train -o RUN`` writes)::
     RUN/splits.json       patient-level folds (`strokect.data.splits`)
     RUN/fold_<i>/         one `strokect.engine.fit` run per fold: last.pt, best.pt, model.pt, log.csv
     RUN/cache/            optional cache of preprocessed cases (method-defined)
+    RUN/...               whatever the method's optional ``after_cross_validation(run_dir, *,
+                          splits, cases, cache_dir)`` hook writes once every fold is trained
+                          (``clerigues``: ``postprocess.json``, the cross-validated T/S_min)
 
 The k fold models form the method's ensemble (`strokect.engine.find_model_checkpoints`).
 """
@@ -35,10 +38,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class CrossValResult:
-    """Outcome of `train_cross_validation`: the run folder and one `FitResult` per trained fold."""
+    """Outcome of `train_cross_validation`: the run folder, one `FitResult` per trained fold and
+    what the method's ``after_cross_validation`` hook returned (None when it did not run)."""
 
     run_dir: Path
     folds: dict[int, FitResult]
+    after: dict | None = None
 
 
 def _write_json(path: Path, payload: dict) -> None:
@@ -89,6 +94,20 @@ def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: 
     return splits
 
 
+def _after_cross_validation(cls, config, run_dir: Path, splits, by_id) -> dict | None:
+    """Run ``cls.after_cross_validation`` (e.g. the T/S_min grid search on the cross-validation
+    predictions) once every fold has its ``model.pt`` and there is validation data."""
+    hook = getattr(cls, "after_cross_validation", None)
+    if hook is None or len(splits) < 2 or not all(s["val"] for s in splits):
+        return None
+    if not all((run_dir / f"fold_{i}" / "model.pt").is_file() for i in range(len(splits))):
+        return None
+    logger.info("all %d folds trained: running %s.after_cross_validation", len(splits), cls.name)
+    return cls(config).after_cross_validation(
+        run_dir, splits=splits, cases=by_id, cache_dir=run_dir / "cache"
+    )
+
+
 def train_cross_validation(
     method_name: str,
     data_root: str | Path,
@@ -124,6 +143,9 @@ def train_cross_validation(
         Continue an interrupted run with its saved config and splits; finished folds are kept.
     seed, deterministic, device, progress :
         Passed to `strokect.engine.fit`.
+
+    Once every fold has its ``model.pt`` (also after ``--fold`` jobs, by the last one, or on
+    ``resume`` of a finished run), the method's ``after_cross_validation`` hook runs if it has one.
     """
     from strokect.data import load_dataset
 
@@ -181,7 +203,12 @@ def train_cross_validation(
                 progress=progress,
                 cache_dir=run_dir / "cache",
             )
-        return CrossValResult(run_dir=run_dir, folds=results)
+        after = None
+        if info.rank == 0:
+            after = _after_cross_validation(cls, config, run_dir, splits, by_id)
+        if joined:
+            torch.distributed.barrier()
+        return CrossValResult(run_dir=run_dir, folds=results, after=after)
     finally:
         if joined and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

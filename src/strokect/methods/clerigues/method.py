@@ -146,6 +146,14 @@ class CleriguesMethod(Method):
         )
         return make_loader(data, ctx, batch_size=max(self.config.batch_size, 256), shuffle=False)
 
+    def after_cross_validation(self, run_dir, *, splits, cases, cache_dir=None) -> dict:
+        """Hook of `strokect.engine.train_cross_validation` after k-fold training: choose T and
+        S_min on the cross-validation predictions and store them in the run's checkpoints
+        (`strokect.methods.clerigues.evaluation.cross_validate_postprocess`)."""
+        from strokect.methods.clerigues.evaluation import cross_validate_postprocess
+
+        return cross_validate_postprocess(run_dir, splits=splits, cases=cases, cache_dir=cache_dir)
+
     # -- inference -----------------------------------------------------------------------------
     def predictor(
         self, networks: Mapping[str, torch.nn.Module]
