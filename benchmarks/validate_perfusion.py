@@ -111,6 +111,10 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=["ssvd", "bcsvd", "osvd"])
     p.add_argument("--sigma-mm", type=float, default=None, help="smoothing_sigma_mm override")
     p.add_argument("--temporal-s", type=float, default=None, help="temporal_sigma_s override")
+    p.add_argument("--svd-threshold", type=float, default=None, help="ssvd/bcsvd truncation")
+    p.add_argument("--osvd-thresholds", type=float, nargs="+", default=None)
+    p.add_argument("--oscillation-limit", type=float, default=None)
+    p.add_argument("--adaptive", action="store_true", help="adaptive_truncation=True")
     p.add_argument("--no-isles", action="store_true", help="skip the ISLES 2018 readout table")
     args = p.parse_args()
     options = {}
@@ -118,6 +122,14 @@ def main() -> None:
         options["smoothing_sigma_mm"] = args.sigma_mm
     if args.temporal_s is not None:
         options["temporal_sigma_s"] = args.temporal_s
+    if args.svd_threshold is not None:
+        options["svd_threshold"] = args.svd_threshold
+    if args.osvd_thresholds is not None:
+        options["osvd_thresholds"] = tuple(args.osvd_thresholds)
+    if args.oscillation_limit is not None:
+        options["oscillation_limit"] = args.oscillation_limit
+    if args.adaptive:
+        options["adaptive_truncation"] = True
     phantom_table(args.preset, args.seeds, args.methods, **options)
     if not args.no_isles:
         isles_table()
