@@ -102,3 +102,13 @@ def test_export_refuses_run_without_postprocess(trained_run, tmp_path):
     torch.save(data, path)
     with pytest.raises(ValueError, match="no cross-validated"):
         export_weights(run, tmp_path / "weights", "toy")
+
+
+def test_resume_of_finished_run_redoes_the_grid_search(trained_run, capsys):
+    root, run = trained_run
+    (run / "postprocess.json").unlink()
+    args = ["train", "--method", "clerigues", "--data", str(root), "-o", str(run)]
+    args += ["--folds", "2", "--no-progress", "--resume"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert "cross-validated post-processing" in capsys.readouterr().out
+    assert (run / "postprocess.json").is_file()
