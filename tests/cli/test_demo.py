@@ -26,3 +26,4 @@ def test_demo_end_to_end(tmp_path, capsys):
     for name in ("mask", "probability", "uncertainty", "overlay"):
         assert any((out / "segmentation").glob(f"{name}*")), name
     assert "Dice" in capsys.readouterr().out
+    assert main(["demo", "-o", str(out), "--overwrite"]) == 0  # a second run replaces the first

@@ -65,7 +65,7 @@ def run_demo(out_dir: str | Path, *, seed: int = 7, overwrite: bool = False) -> 
     seg = segment(case.images, out_dir / "segmentation", overwrite=True)
     log.info("3/4 perfusion maps from the raw 4D CTP (%s)", case.images["ctp"].name)
     perf_dir = out_dir / "perfusion"
-    perf = run_perfusion(case.images["ctp"], perf_dir)
+    perf = run_perfusion(case.images["ctp"], perf_dir, overwrite=overwrite)
     log.info("4/4 scoring against the phantom's ground truth")
     truth = case.masks["core"]
     summary = {
