@@ -144,3 +144,13 @@ def test_segment_real_isles_case_shipped_weights(isles2018_root, tmp_path):
     np.testing.assert_allclose(mask.affine, ref.affine)
     np.testing.assert_allclose(mask.header.get_zooms(), ref.header.get_zooms())
     assert result.summary["channels"][:3] == ["ct", "cbf", "cbv"]
+
+
+def test_segment_accepts_ncct_for_the_ct_role(toy_run, tmp_path):
+    """A manifest / ISLES 2024 case names the acute NCCT ``ncct``; the model's ``ct`` finds it."""
+    run, case, _ = toy_run
+    roles = {"ncct": case / "ct.nii.gz", "cbf": case / "cbf.nii.gz", "cbv": case / "cbv.nii.gz"}
+    by_ncct = segment(roles, tmp_path / "a", weights=run, tile_size=32)
+    by_ct = segment(case, tmp_path / "b", weights=run, tile_size=32)
+    assert by_ncct.n_voxels == by_ct.n_voxels
+    assert by_ncct.summary["inputs"]["ct"].endswith("ct.nii.gz")

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from strokect.io.volume import Volume
 
+#: Image roles that name the same image in different layouts (ISLES 2018 "CT" is the acute NCCT).
+ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {"ct": ("ncct",), "ncct": ("ct",)}
+
 
 @dataclass
 class Case:
@@ -62,15 +65,18 @@ class Case:
     def path(self, role: str) -> Path:
         """Path of an image or mask role.
 
-        Mask roles may also be given as ``mask_<role>``; ``mask`` alone means the only mask.
+        Mask roles may also be given as ``mask_<role>``; ``mask`` alone means the only mask. The
+        acute non-contrast CT answers to both ``ct`` (ISLES 2018 naming) and ``ncct`` (ISLES 2024
+        and manifest naming), see `ROLE_SYNONYMS`.
 
         Raises
         ------
         KeyError
             When the role is absent, naming the roles present (and saying if it is missing).
         """
-        if role in self.images:
-            return self.images[role]
+        for name in (role, *ROLE_SYNONYMS.get(role, ())):
+            if name in self.images:
+                return self.images[name]
         if role in self.masks:
             return self.masks[role]
         if role.startswith("mask_") and role[5:] in self.masks:

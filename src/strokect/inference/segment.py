@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from strokect.data.case import ROLE_SYNONYMS
 from strokect.errors import InputError
 from strokect.io import Volume, read_volume, write_volume
 from strokect.io.atomic import atomic_output
@@ -286,6 +287,10 @@ def segment(
 
     out_dir = Path(out_dir)
     roles = resolve_inputs(inputs)
+    for role, synonyms in ROLE_SYNONYMS.items():  # e.g. the acute NCCT: "ct" or "ncct"
+        found = next((name for name in synonyms if name in roles), None)
+        if role not in roles and found is not None:
+            roles[role] = roles[found]
     _check_out_dir(out_dir, overwrite)
     paths = (
         default_weights(method, list(roles)) if weights is None else find_model_checkpoints(weights)
