@@ -97,8 +97,7 @@ def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: 
 def _after_cross_validation(cls, config, run_dir: Path, splits, by_id) -> dict | None:
     """Run ``cls.after_cross_validation`` (e.g. the T/S_min grid search on the cross-validation
     predictions) once every fold has its ``model.pt`` and there is validation data."""
-    hook = getattr(cls, "after_cross_validation", None)
-    if hook is None or len(splits) < 2 or not all(s["val"] for s in splits):
+    if len(splits) < 2 or not all(s["val"] for s in splits):
         return None
     if not all((run_dir / f"fold_{i}" / "model.pt").is_file() for i in range(len(splits))):
         return None

@@ -253,6 +253,19 @@ class Method(abc.ABC):
         :mod:`strokect.inference` can slide, MC-sample or ensemble it.
         """
 
+    # -- after k-fold training -----------------------------------------------------------------
+    def after_cross_validation(
+        self, run_dir: Path, *, splits: list[dict], cases: dict, cache_dir: Path | None = None
+    ) -> dict | None:
+        """Optional step once every fold of ``strokect train`` has its ``model.pt``.
+
+        ``splits`` are the saved folds, ``cases`` maps case id -> `Case`. A method uses it for
+        whatever needs all cross-validation models, e.g. `clerigues` grid-searches its
+        post-processing on the validation predictions and stores it in the checkpoints. Returns a
+        JSON-able summary, or None (the default: nothing to do).
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, config={self.config!r})"
 
