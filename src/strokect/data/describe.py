@@ -47,8 +47,9 @@ def describe_path(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"input not found: {path}")
-    if detect_layout(path) is not None:
-        dataset = load_dataset(path)
+    layout = detect_layout(path)
+    if layout is not None:
+        dataset = load_dataset(path, layout=layout)
         summary = dataset_summary(dataset)
         if check:
             for case, entry in zip(dataset, summary["cases"]):

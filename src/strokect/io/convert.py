@@ -36,8 +36,8 @@ def sitk_to_volume(image: sitk.Image, *, time_s=None, metadata=None) -> Volume:
     dim = image.GetDimension()
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise ValueError(
-            f"a {image.GetNumberOfComponentsPerPixel()}-component (vector/RGB) image; "
-            "strokect needs scalar images"
+            f"a multi-component ({image.GetNumberOfComponentsPerPixel()} components, vector/RGB) "
+            "image; strokect needs scalar images"
         )
     array = sitk.GetArrayFromImage(image)
     if dim == 3:

@@ -80,15 +80,11 @@ def _read_itk(path: Path) -> Volume:
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
         raise InputError(f"{path}: not a readable image ({first[:200]})") from None
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(
-            f"{path}: a multi-component (vector/RGB) image; strokect needs scalar images"
-        )
     try:
         return Volume.from_sitk(
             image, metadata={"format": _suffix(path).lstrip("."), "source": path.name}
         )
-    except ValueError as exc:  # e.g. a 2D image
+    except ValueError as exc:  # a 2D or a vector/RGB image
         raise InputError(f"{path}: {exc}") from None
 
 
