@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from strokect.metrics._checks import as_binary_mask, check_spacing
+from strokect.preprocess.morphology import bounding_box
 
 
 def lesion_region(
@@ -49,14 +50,9 @@ def lesion_region(
         raise ValueError(f"margin_mm must be >= 0; got {margin_mm}")
     if not ref_mask.any():
         return None
-    box = []
-    for axis in range(ref_mask.ndim):
-        other = tuple(a for a in range(ref_mask.ndim) if a != axis)
-        hits = np.flatnonzero(ref_mask.any(axis=other))
-        pad = math.ceil(margin_mm / spacing[axis] - 1e-9)
-        box.append(slice(max(hits[0] - pad, 0), min(hits[-1] + pad + 1, ref_mask.shape[axis])))
+    pads = tuple(math.ceil(margin_mm / s - 1e-9) for s in spacing)
     region = np.zeros(ref_mask.shape, dtype=bool)
-    region[tuple(box)] = True
+    region[bounding_box(ref_mask, pads)] = True
     return region
 
 

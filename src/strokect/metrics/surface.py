@@ -38,6 +38,7 @@ import numpy as np
 from scipy import ndimage
 
 from strokect.metrics._checks import check_pair, check_spacing
+from strokect.preprocess.morphology import bounding_box
 
 
 @dataclass(frozen=True)
@@ -100,18 +101,6 @@ class SurfaceDistances:
         return float(pooled_sum / (self.pred_to_ref.size + self.ref_to_pred.size))
 
 
-def _crop_to_union(pred: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Crop both masks to the bounding box of their union plus one voxel (clipped to the array)."""
-    union = pred | ref
-    slices = []
-    for axis in range(union.ndim):
-        other = tuple(a for a in range(union.ndim) if a != axis)
-        hits = np.flatnonzero(union.any(axis=other))
-        slices.append(slice(max(hits[0] - 1, 0), hits[-1] + 2))
-    box = tuple(slices)
-    return pred[box], ref[box]
-
-
 def mask_surface(mask: np.ndarray) -> np.ndarray:
     """Surface voxels of a boolean mask: voxels with a face neighbour outside the mask.
 
@@ -140,7 +129,8 @@ def compute_surface_distances(
     empty = np.zeros(0)
     if pred_empty or ref_empty:
         return SurfaceDistances(empty, empty, pred_empty, ref_empty)
-    pred, ref = _crop_to_union(pred, ref)
+    box = bounding_box(pred | ref, (1,) * pred.ndim)  # union's box + 1 voxel, clipped
+    pred, ref = pred[box], ref[box]
     surf_pred, surf_ref = mask_surface(pred), mask_surface(ref)
     dist_to_ref = ndimage.distance_transform_edt(~surf_ref, sampling=spacing)
     dist_to_pred = ndimage.distance_transform_edt(~surf_pred, sampling=spacing)

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from strokect.preprocess.morphology import bounding_box
 from strokect.stats.agreement import BlandAltmanResult
 
 PRED_COLOR = "#e6194b"  # red: prediction outline
@@ -108,12 +109,8 @@ def _inplane_box(
     union = (pred | ref).any(axis=0)
     if not union.any():
         return slice(None), slice(None)
-    box = []
-    for axis, size in enumerate(union.shape):
-        hits = np.flatnonzero(union.any(axis=1 - axis))
-        pad = int(np.ceil(margin_mm / float(spacing_mm[axis + 1])))
-        box.append(slice(max(hits[0] - pad, 0), min(hits[-1] + pad + 1, size)))
-    return box[0], box[1]
+    pads = tuple(int(np.ceil(margin_mm / float(s))) for s in spacing_mm[1:])
+    return bounding_box(union, pads)
 
 
 def overlay_mosaic(
