@@ -46,8 +46,8 @@ class EvaluationOutputs:
     n_failed: int
 
 
-def read_case_masks(case: CaseFiles) -> tuple[np.ndarray, np.ndarray, Volume, str]:
-    """Read and check the masks of one case; returns (pred, ref, ref volume, note about the image).
+def read_case_masks(case: CaseFiles) -> tuple[np.ndarray, np.ndarray, Volume]:
+    """Read and check the masks of one case; returns (pred, ref, reference volume).
 
     Raises ``ValueError``/``OSError`` with a message naming the file when the case cannot be used.
     """
@@ -61,7 +61,7 @@ def read_case_masks(case: CaseFiles) -> tuple[np.ndarray, np.ndarray, Volume, st
         )
     pred = as_binary_mask(pred_vol.array, name=f"prediction {case.pred.name}")
     ref = as_binary_mask(ref_vol.array, name=f"reference {case.ref.name}")
-    return pred, ref, ref_vol, ""
+    return pred, ref, ref_vol
 
 
 def read_case_image(case: CaseFiles, ref_vol: Volume) -> tuple[np.ndarray | None, str]:
@@ -84,7 +84,7 @@ def evaluate_case(case: CaseFiles) -> dict:
     if case.problem:
         return record
     try:
-        pred, ref, ref_vol, _ = read_case_masks(case)
+        pred, ref, ref_vol = read_case_masks(case)
         record.update(evaluate_masks(pred, ref, spacing_mm=ref_vol.spacing_mm))
     except (ValueError, OSError) as exc:
         record["message"] = str(exc).strip().splitlines()[0]

@@ -6,8 +6,6 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from strokect.io.atomic import atomic_output, prepare_output_dir
 from strokect.metrics import METRIC_COLUMNS
 from strokect.report.cases import CaseFiles, match_cases
@@ -27,7 +25,7 @@ from strokect.report.figures import (
     volume_scatter_figure,
 )
 from strokect.report.html import render_html
-from strokect.stats import bland_altman, summarize_evaluation
+from strokect.stats import BlandAltmanResult, summarize_evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +53,8 @@ def pick_best_median_worst(records: Sequence[dict]) -> list[tuple[str, dict]]:
     return out
 
 
-def _figures(ok: Sequence[dict]) -> dict[str, str]:
+def _figures(ok: Sequence[dict], agreement: dict) -> dict[str, str]:
+    """Report figures; Bland-Altman and R² come from the summary's ``volume_agreement``."""
     pred = [r["pred_volume_ml"] for r in ok]
     ref = [r["ref_volume_ml"] for r in ok]
     figs = {
@@ -63,17 +62,14 @@ def _figures(ok: Sequence[dict]) -> dict[str, str]:
             dice_figure([r["case_id"] for r in ok], [r["dice"] for r in ok])
         )
     }
-    if len(ok) >= 3:
-        try:
-            ba = bland_altman(pred, ref)
-            figs["bland_altman"] = figure_to_png_base64(bland_altman_figure(pred, ref, ba))
-        except ValueError as exc:
-            logger.info("no Bland-Altman plot: %s", exc)
-    r2 = (
-        float(np.corrcoef(pred, ref)[0, 1] ** 2)
-        if len(ok) >= 3 and np.std(pred) > 0 and np.std(ref) > 0
-        else None
-    )
+    ba = agreement["bland_altman"]
+    if "not_computed" in ba:
+        logger.info("no Bland-Altman plot: %s", ba["not_computed"])
+    else:
+        figs["bland_altman"] = figure_to_png_base64(
+            bland_altman_figure(pred, ref, BlandAltmanResult(**ba))
+        )
+    r2 = agreement["correlation"].get("r_squared")
     figs["volume_scatter"] = figure_to_png_base64(volume_scatter_figure(pred, ref, r_squared=r2))
     return figs
 
@@ -82,7 +78,7 @@ def _overlays(records: Sequence[dict], cases: dict[str, CaseFiles]) -> list[tupl
     out = []
     for label, r in pick_best_median_worst(records):
         case = cases[r["case_id"]]
-        pred, ref, ref_vol, _ = read_case_masks(case)
+        pred, ref, ref_vol = read_case_masks(case)
         image, _ = read_case_image(case, ref_vol)
         fig = overlay_mosaic(pred, ref, spacing_mm=ref_vol.spacing_mm, image=image,
                              title=f"{label} Dice {r['dice']:.3f}: {case.case_id}")  # fmt: skip
@@ -146,7 +142,7 @@ def evaluate_folders(
     page = render_html(
         summary=summary,
         records=records,
-        figures=_figures(ok) if ok else {},
+        figures=_figures(ok, summary["overall"]["volume_agreement"]) if ok else {},
         overlays=_overlays(records, by_id),
         settings=settings,
         case_columns=HTML_CASE_COLUMNS,
