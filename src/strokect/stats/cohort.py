@@ -38,7 +38,6 @@ def volume_agreement(pred_ml: Sequence[float], ref_ml: Sequence[float]) -> dict:
     Each entry is a dict of its result, or ``{"not_computed": reason}`` when the data cannot
     support it (fewer than 3 cases, no variance...).
     """
-    out: dict[str, dict] = {}
     steps = {
         "icc_3_1": lambda: asdict(icc(np.column_stack([pred_ml, ref_ml]), kind="3,1")),
         "icc_2_1": lambda: asdict(icc(np.column_stack([pred_ml, ref_ml]), kind="2,1")),
@@ -47,10 +46,11 @@ def volume_agreement(pred_ml: Sequence[float], ref_ml: Sequence[float]) -> dict:
         "wilcoxon_signed_rank": lambda: asdict(wilcoxon_signed_rank(pred_ml, ref_ml)),
         "paired_t": lambda: asdict(paired_t_test(pred_ml, ref_ml)),
     }
+    if len(pred_ml) < 3:
+        reason = {"not_computed": f"needs at least 3 cases, got {len(pred_ml)}"}
+        return {name: dict(reason) for name in steps}
+    out: dict[str, dict] = {}
     for name, step in steps.items():
-        if len(pred_ml) < 3:
-            out[name] = {"not_computed": f"needs at least 3 cases, got {len(pred_ml)}"}
-            continue
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
             try:
