@@ -72,9 +72,7 @@ def convolution_matrix(aif: np.ndarray, dt_s: float, *, circulant: bool) -> np.n
     size = 2 * n if circulant else n
     kern = np.zeros(size)
     kern[:n] = aif
-    kern[1:] += kern[:-1].copy()
-    if circulant:
-        kern[0] += aif[-1] if size == n else 0.0  # C_a[-1] wraps to the zero padding
+    kern[1:] += kern[:-1].copy()  # C_a[-1] = 0: before the first frame / in the zero padding
     kern *= 0.5
     diff = np.arange(size)[:, None] - np.arange(size)[None, :]
     if circulant:

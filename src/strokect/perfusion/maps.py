@@ -259,12 +259,8 @@ def curve_noise_sd(
     return float(np.median(sd)) / _MEDIAN_SD_FACTOR.get(pre, 1.0)
 
 
-def chi2_median(dof: int) -> float:
-    return float(chi2.median(dof))
-
-
 #: median of the sample SD of ``n`` Gaussian samples in units of sigma (unbiased median estimate)
-_MEDIAN_SD_FACTOR = {n: float(np.sqrt(chi2_median(n - 1) / (n - 1))) for n in range(3, 64)}
+_MEDIAN_SD_FACTOR = {n: float(np.sqrt(chi2.median(n - 1) / (n - 1))) for n in range(3, 64)}
 
 
 def _noise_hu(arr: np.ndarray, brain: np.ndarray, nb: int) -> float:

@@ -1,4 +1,4 @@
-"""CTP preprocessing: motion correction, baseline, HU -> concentration, brain mask, smoothing.
+"""CTP preprocessing: motion correction, baseline frames, brain mask, uniform time grid.
 
 CT enhancement is proportional to iodine concentration, so the concentration curve of a voxel is
 its HU minus its pre-bolus (baseline) mean, in HU (Axel, Radiology 1980; Konstas et al., AJNR 2009).
@@ -37,19 +37,6 @@ def detect_baseline_frames(global_curve: np.ndarray, *, rise_fraction: float = 0
     return int(np.clip(first - 1, 1, max(peak, 1)))
 
 
-def to_concentration(series: np.ndarray, n_baseline: int) -> tuple[np.ndarray, np.ndarray]:
-    """Enhancement over baseline: ``C(t) = HU(t) - mean(HU[:n_baseline])``.
-
-    Returns ``(concentration (T, ...) float32, baseline (...) float32)``.
-    """
-    if not 1 <= n_baseline < series.shape[0]:
-        raise InputError(
-            f"n_baseline must be between 1 and {series.shape[0] - 1}; got {n_baseline}"
-        )
-    baseline = series[:n_baseline].mean(axis=0, dtype=np.float64).astype(np.float32)
-    return series.astype(np.float32) - baseline[None], baseline
-
-
 def brain_mask_from_baseline(
     baseline_hu: np.ndarray, *, window_hu: tuple[float, float] = (0.0, 100.0)
 ) -> np.ndarray:
@@ -69,14 +56,6 @@ def brain_mask_from_baseline(
     for z in range(mask.shape[0]):
         mask[z] = ndimage.binary_fill_holes(mask[z])
     return mask
-
-
-def smooth_spatial(series: np.ndarray, sigma_mm: float, spacing_mm: tuple[float, float, float]):
-    """In-plane Gaussian smoothing of every frame (sigma in mm, no smoothing across slices)."""
-    if sigma_mm <= 0:
-        return series
-    sigma = (0.0, 0.0, sigma_mm / spacing_mm[1], sigma_mm / spacing_mm[2])
-    return ndimage.gaussian_filter(series.astype(np.float32), sigma=sigma, mode="nearest")
 
 
 def uniform_time_grid(time_s: np.ndarray, *, dt_s: float | None = None) -> np.ndarray:

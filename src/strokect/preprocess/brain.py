@@ -11,6 +11,7 @@ from strokect.errors import InputError, warn
 from strokect.io.checks import require_3d
 from strokect.io.volume import Volume
 from strokect.preprocess.masks import intracranial_mask
+from strokect.preprocess.morphology import distance_mm
 
 #: Methods accepted by `brain_mask`.
 BRAIN_METHODS = ("auto", "threecnn", "threshold")
@@ -97,8 +98,6 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
 
 
 def _open_mm(mask: np.ndarray, radius_mm: float, spacing_mm) -> np.ndarray:
-    from strokect.preprocess.morphology import distance_mm
-
     eroded = distance_mm(~mask, spacing_mm) > radius_mm
     return distance_mm(eroded, spacing_mm) <= radius_mm
 

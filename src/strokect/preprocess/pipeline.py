@@ -118,7 +118,7 @@ class _State:
 
     def get(self, key: str) -> Volume:
         if key not in self._cache:
-            from strokect.preprocess.brain import brain_mask
+            from strokect.preprocess.brain import brain_mask, choose_brain_method
             from strokect.preprocess.masks import csf_mask, intracranial_mask
 
             if key == "intracranial":
@@ -126,8 +126,6 @@ class _State:
             elif key == "csf":
                 self._cache[key] = csf_mask(self.ct, self.get("intracranial"))
             elif key == "brain":
-                from strokect.preprocess.brain import choose_brain_method
-
                 chosen = choose_brain_method(self.ct, self.brain_method)
                 reuse = self.get("intracranial") if chosen == "threecnn" else None
                 self._cache[key] = brain_mask(self.ct, method=chosen, intracranial=reuse)
