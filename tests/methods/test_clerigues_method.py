@@ -90,7 +90,8 @@ def test_fit_few_steps_and_checkpoint_roundtrip(tmp_path):
         out_dir=tmp_path / "run",
         progress=False,
     )
-    assert result is not None
+    assert (result.epochs_run, result.steps) == (2, 2 * 4)  # 64 patches / batch 16 per epoch
+    assert result.model_path.is_file() and "val_l1_plus_error" in result.history[-1]
     loaded, nets = load_model(tmp_path / "run" / "model.pt", method="clerigues")
     assert loaded.extra["channels"] == cases[0].channels
     assert loaded.config.modalities == ("ct", "cbf", "cbv")

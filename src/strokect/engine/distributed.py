@@ -25,7 +25,6 @@ __all__ = [
     "dist_info_from_env",
     "make_loader",
     "shard_indices",
-    "unwrap",
     "wrap_networks",
 ]
 
@@ -97,6 +96,7 @@ def make_loader(
     several it uses a `DistributedSampler` seeded from ``ctx.seed``, and the engine calls
     ``set_epoch`` on it every epoch.
     """
+    sampler = None
     if ctx.world_size > 1:
         sampler = DistributedSampler(
             dataset,
@@ -106,18 +106,11 @@ def make_loader(
             seed=ctx.seed,
             drop_last=drop_last,
         )
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            drop_last=drop_last,
-            num_workers=num_workers,
-            collate_fn=collate_fn,
-        )
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle if sampler is None else False,
+        sampler=sampler,
         drop_last=drop_last,
         num_workers=num_workers,
         collate_fn=collate_fn,
@@ -136,11 +129,6 @@ def wrap_networks(networks: dict[str, nn.Module], info: DistInfo, device: torch.
         else:
             wrapped[name] = net
     return wrapped
-
-
-def unwrap(net: nn.Module) -> nn.Module:
-    """The module inside a ``DistributedDataParallel`` wrapper (or ``net`` itself)."""
-    return net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
 
 
 def all_reduce_means(

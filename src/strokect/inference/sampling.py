@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from strokect.errors import warn
-from strokect.nn.mc_dropout import disable_mc_dropout, enable_mc_dropout
+from strokect.nn.mc_dropout import MCDropout, disable_mc_dropout, enable_mc_dropout
 
 __all__ = [
     "SampledPredictor",
@@ -67,9 +67,7 @@ def mc_dropout(
     if n_passes < 1:
         raise ValueError(f"n_passes must be >= 1, got {n_passes}")
     models = [models] if isinstance(models, nn.Module) else list(models)
-    n_marked = sum(enable_mc_dropout(m) for m in models)
-    for m in models:
-        disable_mc_dropout(m)
+    n_marked = sum(isinstance(layer, MCDropout) for m in models for layer in m.modules())
     if n_marked == 0 and n_passes > 1:
         warn("mc_dropout: the networks have no MCDropout layer; all passes will be identical")
 

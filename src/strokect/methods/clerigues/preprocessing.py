@@ -89,10 +89,10 @@ def prepare_volumes(
     arrays = [zscore_in_mask(np.nan_to_num(used[m].array), brain) for m in modalities]
     channels = list(modalities)
     if symmetric:
-        ref = used["ct"] if "ct" in used else next(iter(maps.values()))
         if "ct" in used:
-            reg_input = ref
-        else:  # no CT: register on the first map, windowed wide enough to keep its values
+            ref = reg_input = used["ct"]
+        else:  # no CT: register on the first perfusion map (NaN set to 0)
+            ref = next(iter(maps.values()))
             reg_input = ref.with_array(np.nan_to_num(ref.array).astype(np.float32))
         symmetry = _register_in_plane(reg_input)
         for m, arr in zip(list(modalities), list(arrays)):
