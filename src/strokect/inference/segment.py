@@ -274,7 +274,8 @@ def segment(
         (cross-validated T and S_min of the shipped models).
     tile_size : int or None
         Sliding-window tile side, e.g. 64 (the training patch size, as the paper); default None:
-        whole slices (same fully convolutional network, ~3x faster on CPU).
+        whole slices (same fully convolutional network, faster on CPU: 10.0 s vs 14.6 s for a
+        256x256x16 case, ``benchmarks/RESULTS.md``).
     seed : int
         Seed of the MC dropout masks.
 
