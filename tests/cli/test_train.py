@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from strokect.cli.main import main
+from strokect.data.splits import load_splits
 from strokect.engine import find_model_checkpoints, load_model
 from strokect.methods import registry
 from strokect.methods.examples import ToyEndToEnd
@@ -56,8 +57,8 @@ def test_train_folds_config_and_checkpoints(toy_registered, manifest_root, tmp_p
     saved = json.loads((out / "config.json").read_text())
     assert saved["method"] == "toy-end-to-end" and saved["folds"] == 2
     assert saved["config"]["max_epochs"] == 2 and saved["config"]["alpha"] == 0.5
-    splits = json.loads((out / "splits.json").read_text())
-    assert splits  # written by strokect.data.splits
+    splits = load_splits(out / "splits.json")  # written by strokect.data.splits
+    assert len(splits) == 2 and all(fold["val"] for fold in splits)
     models = find_model_checkpoints(out)
     assert [p.parent.name for p in models] == ["fold_0", "fold_1"]
     method, _ = load_model(models[0], method=ToyEndToEnd)

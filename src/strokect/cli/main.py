@@ -60,14 +60,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     )
 
 
-USER_ERRORS = (
-    ValueError,
-    TypeError,
-    FileNotFoundError,
-    NotADirectoryError,
-    PermissionError,
-    OSError,
-)
+#: Errors shown as one ``error:`` line (OSError covers FileNotFoundError, PermissionError...).
+USER_ERRORS = (ValueError, TypeError, OSError)
 
 
 def main(argv: list[str] | None = None) -> int:

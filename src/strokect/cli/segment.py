@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-_ROLES = ("ct", "cbf", "cbv", "mtt", "tmax")
-
 
 @click.command("segment")
 @click.argument("input_path", metavar="INPUT", required=False, type=click.Path(path_type=Path))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from strokect.engine.crossval import train_cross_validation
-
 
 @click.command("train")
 @click.option("--method", "method_name", required=True, help="Method name (e.g. clerigues).")
@@ -63,6 +61,8 @@ def train(
 
     Multi-GPU / multi-node: launch with ``torchrun --nproc_per_node N $(which strokect) train ...``.
     """
+    from strokect.engine.crossval import train_cross_validation  # torch: only when training
+
     result = train_cross_validation(
         method_name,
         data_root,
