@@ -46,7 +46,6 @@ _TAGS = [
     "TriggerTime",
     "InstanceNumber",
     "NumberOfFrames",
-    "GantryDetectorTilt",
     "ConvolutionKernel",
 ]
 
@@ -75,7 +74,6 @@ class SliceHeader:
     times_s: dict[str, float | None] = field(default_factory=dict)
     instance_number: int | None = None
     n_frames: int = 1
-    gantry_tilt_deg: float | None = None
     kernel: str = ""
 
 
@@ -205,7 +203,6 @@ def _slice_header(path: Path, ds) -> SliceHeader:
         },
         instance_number=_int(ds.get("InstanceNumber")),
         n_frames=_int(ds.get("NumberOfFrames")) or 1,
-        gantry_tilt_deg=_float(ds.get("GantryDetectorTilt")),
         kernel=_text(ds.get("ConvolutionKernel")),
     )
 
