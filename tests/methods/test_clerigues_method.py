@@ -96,7 +96,8 @@ def test_fit_few_steps_and_checkpoint_roundtrip(tmp_path):
     assert loaded.extra["channels"] == cases[0].channels
     assert loaded.config.modalities == ("ct", "cbf", "cbv")
     x = torch.from_numpy(cases[0].image[:, 1][None, ..., :32, :32].copy())
-    prob = loaded.predictor(nets)(x)
+    with torch.no_grad():
+        prob = loaded.predictor(nets)(x)
     assert prob.shape == (1, 1, 32, 32) and float(prob.min()) >= 0 and float(prob.max()) <= 1
 
 
