@@ -28,7 +28,7 @@ import torch
 from strokect.data.case import ROLE_SYNONYMS
 from strokect.errors import InputError
 from strokect.io import Volume, read_volume, write_volume
-from strokect.io.atomic import atomic_output
+from strokect.io.atomic import atomic_output, prepare_output_dir
 
 __all__ = [
     "SegmentResult",
@@ -192,11 +192,11 @@ def predict_probability(
 
 # ------------------------------------------------------------------------------------ outputs
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"-o {out_dir}: exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise InputError(f"-o {out_dir}: folder exists and is not empty (use --overwrite)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """`prepare_output_dir`, its refusal raised as an `InputError` naming ``-o``."""
+    try:
+        prepare_output_dir(out_dir, overwrite=overwrite)
+    except FileExistsError as exc:
+        raise InputError(f"-o: {exc}") from None
 
 
 def _write_overlay(path: Path, background: Volume, mask: np.ndarray, role: str) -> None:
