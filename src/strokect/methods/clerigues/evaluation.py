@@ -32,6 +32,7 @@ from strokect.inference.postprocess import postprocess
 from strokect.inference.segment import load_ensemble, predict_probability
 from strokect.io.atomic import atomic_output
 from strokect.metrics import compute_dice, compute_hausdorff
+from strokect.report.evaluation import write_json
 
 __all__ = [
     "cross_validate_postprocess",
@@ -42,23 +43,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def _finite_or_none(obj):
-    """JSON-safe copy: NaN/inf floats (e.g. HD with one empty mask) become None."""
-    if isinstance(obj, dict):
-        return {k: _finite_or_none(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite_or_none(v) for v in obj]
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
-
-
-def _write_json(path: Path, payload: dict) -> Path:
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(_finite_or_none(payload), indent=1, allow_nan=False) + "\n")
-    return path
 
 
 def _scores(mask: np.ndarray, ref: np.ndarray, spacing_mm) -> dict[str, float]:
@@ -175,7 +159,7 @@ def cross_validate_postprocess(
         "cv_cases": per_case,
         "grid": grid.table,
     }
-    _write_json(run_dir / "postprocess.json", result)
+    write_json(result, run_dir / "postprocess.json")
     log.info("cross-validated T = %.1f, S_min = %d voxels", grid.threshold, grid.min_size_voxels)
     return result
 
@@ -228,7 +212,7 @@ def evaluate_heldout(
         "test_median_dice": float(np.median(dice)),
         "test_cases": test,
     }
-    _write_json(run / "heldout.json", result)
+    write_json(result, run / "heldout.json")
     return result
 
 
@@ -284,7 +268,7 @@ def export_weights(run: str | Path, dest: str | Path, name: str) -> list[Path]:
     if (run / "heldout.json").is_file():
         card["heldout"] = json.loads((run / "heldout.json").read_text())
     card["postprocess"].pop("grid", None)
-    out.append(_write_json(dest / f"{name}.json", card))
+    out.append(write_json(card, dest / f"{name}.json"))
     return out
 
 
@@ -303,8 +287,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.step == "heldout":
-        result = evaluate_heldout(args.run, args.test_root, tile_size=args.tile_size)
-        print(json.dumps(_finite_or_none(result), indent=1))
+        evaluate_heldout(args.run, args.test_root, tile_size=args.tile_size)
+        print((Path(args.run) / "heldout.json").read_text())
     else:
         for path in export_weights(args.run, args.dest, args.name):
             print(path)
