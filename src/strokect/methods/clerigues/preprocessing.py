@@ -103,11 +103,13 @@ def prepare_volumes(
 
 
 def _register_in_plane(ref: Volume):
-    """`register_flipped`, padding thin slabs (< 4 slices, which its smoothing refuses).
+    """`register_flipped`, padding slabs of < 4 slices by repeating the last slice.
 
     The transform is in-plane (z shift and tilts frozen), so slices repeated after the last one
     leave it unchanged in practice; the origin is kept, so world coordinates are unchanged.
-    TODO(preprocess engineer): drop the padding once register_flipped accepts thin slabs.
+    TODO: `register_flipped` now accepts 2-3 slices (a single slice is still refused as 2D), so
+    the padding could be limited to 1-slice inputs; that changes the axial projection of 2-3
+    slice slabs, hence the registration of such cases, so it needs re-validation first.
     """
     n_z = ref.spatial_shape[0]
     if n_z >= 4:
