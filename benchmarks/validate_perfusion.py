@@ -114,6 +114,7 @@ def main() -> None:
     p.add_argument("--svd-threshold", type=float, default=None, help="ssvd/bcsvd truncation")
     p.add_argument("--osvd-thresholds", type=float, nargs="+", default=None)
     p.add_argument("--oscillation-limit", type=float, default=None)
+    p.add_argument("--temporal-rank", default=None, help="temporal_rank override (auto or int)")
     p.add_argument("--adaptive", action="store_true", help="adaptive_truncation=True")
     p.add_argument("--no-isles", action="store_true", help="skip the ISLES 2018 readout table")
     args = p.parse_args()
@@ -130,6 +131,9 @@ def main() -> None:
         options["oscillation_limit"] = args.oscillation_limit
     if args.adaptive:
         options["adaptive_truncation"] = True
+    if args.temporal_rank is not None:
+        tr = args.temporal_rank
+        options["temporal_rank"] = tr if tr == "auto" else int(tr)
     phantom_table(args.preset, args.seeds, args.methods, **options)
     if not args.no_isles:
         isles_table()

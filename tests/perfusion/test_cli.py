@@ -26,6 +26,8 @@ def test_cli_writes_maps_masks_json(tmp_path, capsys):
     assert summary["aif"]["source"] == "mask"
     assert summary["parameters"]["method"] == "bcsvd"
     assert summary["readout"]["hypoperfusion_ml"] > 0
+    assert summary["parameters"]["temporal_rank"] == "auto"
+    assert 1 <= summary["analysis"]["temporal_rank"] <= vol.n_frames
     assert len(summary["aif"]["curve_hu"]) == len(summary["aif"]["time_s"])
     assert "core" in capsys.readouterr().out
 
@@ -38,3 +40,15 @@ def test_cli_refuses_3d(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert err.startswith("error:") and "4D" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_refuses_bad_temporal_rank(tmp_path, capsys):
+    vol, _ = synth_ctp((2, 32, 32), seed=0)
+    src = tmp_path / "ctp.nii.gz"
+    write_volume(vol, src)
+    out = tmp_path / "o"
+    rc = main(["perfusion", str(src), "-o", str(out), "--temporal-rank", "lots"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("error:") and "temporal rank" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

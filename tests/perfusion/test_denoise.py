@@ -66,3 +66,53 @@ def test_smooth_temporal_keeps_area():
     out = smooth_temporal(curves, 2.0, 1.0)
     np.testing.assert_allclose(out.sum(axis=0), curves.sum(axis=0), rtol=1e-6)
     assert smooth_temporal(curves, 0.0, 1.0) is curves
+
+
+def _low_rank_curves(rank=3, t=40, m=6000, seed=0):
+    rng = np.random.default_rng(seed)
+    time = np.arange(t, dtype=float)
+    basis = np.stack([np.exp(-(((time - c) / w) ** 2)) for c, w in zip((8, 14, 22), (3, 6, 9))])
+    coef = rng.uniform(0.5, 3.0, size=(m, 3))
+    signal = (coef[:, :rank] @ basis[:rank]).T.astype(np.float32)  # (T, M)
+    return signal, rng
+
+
+def test_gavish_donoho_omega_matches_paper():
+    from strokect.perfusion.denoise import gavish_donoho_omega
+
+    assert gavish_donoho_omega(1.0) == pytest.approx(2.858, abs=0.01)  # Gavish & Donoho 2014
+    assert gavish_donoho_omega(1e-4) == pytest.approx(1.43, abs=0.01)
+    with pytest.raises(ValueError):
+        gavish_donoho_omega(2.0)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_temporal_subspace_finds_rank_and_removes_noise(rank):
+    from strokect.perfusion.denoise import temporal_subspace_denoise
+
+    signal, rng = _low_rank_curves(rank)
+    noisy = signal + rng.normal(0.0, 1.0, signal.shape).astype(np.float32)
+    out, info = temporal_subspace_denoise(noisy, "auto", chunk=1000)
+    assert info.rank == rank
+    err_in = np.sqrt(np.mean((noisy - signal) ** 2))
+    err_out = np.sqrt(np.mean((out - signal) ** 2))
+    # what is left is the noise inside the kept subspace: about sqrt(rank / T) of it
+    assert err_out < 1.5 * np.sqrt(rank / signal.shape[0]) * err_in
+    assert err_out < 0.5 * err_in
+    # singular values are reported relative to the median (the noise floor)
+    assert info.singular_values_rel[rank - 1] > info.threshold_rel
+    assert info.singular_values_rel[rank] < info.threshold_rel
+
+
+def test_temporal_subspace_explicit_rank_off_and_errors():
+    from strokect.errors import InputError
+    from strokect.perfusion.denoise import temporal_subspace_denoise
+
+    signal, rng = _low_rank_curves(3, m=500)
+    same, info = temporal_subspace_denoise(signal, 0)
+    assert same is signal and info.rank == signal.shape[0]
+    exact, info = temporal_subspace_denoise(signal, 3)
+    assert info.rank == 3
+    np.testing.assert_allclose(exact, signal, atol=1e-3 * float(np.abs(signal).max()))
+    with pytest.raises(InputError, match="temporal rank"):
+        temporal_subspace_denoise(signal, 99)

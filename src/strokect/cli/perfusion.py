@@ -22,18 +22,34 @@ import click
     show_default=True,
     help="In-plane Gaussian sigma (mm) of the smoothing within tissue; 0: off.",
 )
+@click.option(
+    "--temporal-rank",
+    default="auto",
+    show_default=True,
+    help="Temporal-subspace denoising: 'auto' (noise-floor rank), a rank N, or 0 (off).",
+)
 @click.option("--motion-correction", is_flag=True, help="Rigid registration of frames to frame 0.")
 @click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
 def perfusion(
-    input4d, out_dir, method, aif_mask, vof_scaling, smoothing_mm, motion_correction, overwrite
+    input4d,
+    out_dir,
+    method,
+    aif_mask,
+    vof_scaling,
+    smoothing_mm,
+    temporal_rank,
+    motion_correction,
+    overwrite,
 ):
     """Perfusion maps and readout from a 4D CTP (NIfTI file or DICOM folder)."""
     from strokect.perfusion import PerfusionConfig, run_perfusion
+    from strokect.perfusion.maps import parse_temporal_rank
 
     cfg = PerfusionConfig(
         method=method,
         vof_scaling=vof_scaling,
         smoothing_sigma_mm=smoothing_mm,
+        temporal_rank=parse_temporal_rank(temporal_rank),
         motion_correction=motion_correction,
     )
     summary = run_perfusion(

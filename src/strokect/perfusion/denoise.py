@@ -19,8 +19,12 @@ vascular pixel elimination; Fieselmann et al., Int J Biomed Imaging 2011, Sec. 3
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
+
+from strokect.errors import InputError
 
 
 def tissue_mask(
@@ -133,3 +137,72 @@ def smooth_temporal(curves: np.ndarray, sigma_s: float, dt_s: float) -> np.ndarr
     if sigma_s <= 0:
         return curves
     return ndimage.gaussian_filter1d(curves, sigma_s / dt_s, axis=0, mode="nearest")
+
+
+def gavish_donoho_omega(beta: float) -> float:
+    """Optimal hard-threshold coefficient for singular values with unknown white-noise level.
+
+    Gavish & Donoho, IEEE Trans Inf Theory 2014, "The optimal hard threshold for singular values
+    is 4/sqrt(3)", Eq. (5) (approximation of ``lambda*(beta) / sqrt(mu_beta)``): keep the singular
+    values above ``omega(beta) * median(s)`` of an ``n x m`` matrix, ``beta = n / m <= 1``.
+    """
+    b = float(beta)
+    if not 0.0 < b <= 1.0:
+        raise ValueError(f"aspect ratio beta must be in (0, 1]; got {beta}")
+    return 0.56 * b**3 - 0.95 * b**2 + 1.82 * b + 1.43
+
+
+@dataclass(frozen=True)
+class SubspaceDenoising:
+    """What `temporal_subspace_denoise` did: rank kept and singular values / noise floor."""
+
+    rank: int
+    singular_values_rel: np.ndarray  # singular values / median singular value (descending)
+    threshold_rel: float  # the hard threshold in the same units
+
+
+def temporal_subspace_denoise(
+    curves: np.ndarray, rank: int | str = "auto", *, chunk: int = 65536
+) -> tuple[np.ndarray, SubspaceDenoising]:
+    """Project ``(T, M)`` tissue curves onto their ``rank`` leading temporal singular vectors.
+
+    Tissue concentration curves are ``AIF ⊗ (F R)`` for a few flow, transit-time and delay
+    regimes, so the Casorati matrix of all curves (time x voxels) is close to low-rank while
+    temporally white noise spreads evenly over all ``T`` temporal directions (expected energy
+    ``M sigma^2`` per direction; low-rank "partially separable" models of dynamic imaging,
+    Liang, ISBI 2007). Keeping the leading ``r`` directions removes the noise of the other
+    ``T - r`` without any spatial blurring. ``rank="auto"`` chooses ``r`` by the optimal hard
+    threshold of Gavish & Donoho (2014) with the noise level taken from the median singular value
+    (`gavish_donoho_omega`); on the phantom the median is within 3 % of the expected noise floor
+    ``sqrt(M) sigma`` measured on the pre-bolus samples. ``rank=0`` returns the curves unchanged.
+
+    The temporal basis comes from the ``T x T`` Gram matrix (float64, accumulated in chunks of
+    voxels), so memory stays at the input plus one chunk.
+    """
+    t, m = curves.shape
+    if rank == 0 or t < 4 or m < t:
+        info = SubspaceDenoising(int(t), np.ones(0), 0.0)
+        return curves, info
+    gram = np.zeros((t, t))
+    for start in range(0, m, chunk):
+        block = np.asarray(curves[:, start : start + chunk], np.float64)
+        gram += block @ block.T
+    evals, evecs = np.linalg.eigh(gram)
+    order = np.argsort(evals)[::-1]
+    s = np.sqrt(np.maximum(evals[order], 0.0))
+    evecs = evecs[:, order]
+    med = float(np.median(s))
+    rel = s / med if med > 0 else np.full_like(s, np.inf)
+    omega = gavish_donoho_omega(t / m)
+    if rank == "auto":
+        r = max(int(np.sum(rel > omega)), 1)
+    else:
+        r = int(rank)
+        if not 1 <= r <= t:
+            raise InputError(f"temporal rank must be 'auto' or between 0 and {t}; got {rank!r}")
+    basis = evecs[:, :r].astype(np.float32)
+    out = np.empty_like(curves, dtype=np.float32)
+    for start in range(0, m, chunk):
+        sl = slice(start, min(start + chunk, m))
+        out[:, sl] = basis @ (basis.T @ np.asarray(curves[:, sl], np.float32))
+    return out, SubspaceDenoising(r, rel.astype(np.float32), float(omega))

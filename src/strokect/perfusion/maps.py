@@ -33,6 +33,7 @@ from strokect.perfusion.denoise import (
     cbv_noise_sd,
     smooth_temporal,
     smoothed_tissue_curves,
+    temporal_subspace_denoise,
     tissue_mask,
 )
 from strokect.perfusion.preprocess import (
@@ -67,6 +68,7 @@ class PerfusionConfig:
     motion_in_plane: bool = False
     smoothing_sigma_mm: float = 4.0  # in-plane normalized convolution within tissue (0: off)
     temporal_sigma_s: float = 0.0  # Gaussian smoothing of every curve along time (0: off)
+    temporal_rank: int | str = "auto"  # temporal-subspace denoising: "auto", a rank, 0 = off
     brain_window_hu: tuple[float, float] = (0.0, 100.0)
     csf_max_hu: float = 15.0  # baseline HU at or below -> CSF, excluded from the tissue mask
     vessel_cbv_max: float = 8.0  # area-ratio CBV (mL/100 g) above -> vessel, excluded
@@ -80,9 +82,25 @@ class PerfusionConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise InputError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        object.__setattr__(self, "temporal_rank", parse_temporal_rank(self.temporal_rank))
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def parse_temporal_rank(value) -> int | str:
+    """``"auto"`` or a non-negative integer (also given as text); anything else: `InputError`."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        rank = int(value)
+    except (TypeError, ValueError):
+        rank = -1
+    if isinstance(value, float) and value != rank:
+        rank = -1
+    if rank < 0:
+        raise InputError(f"temporal rank must be 'auto' or an integer >= 0; got {value!r}")
+    return rank
 
 
 @dataclass
@@ -195,6 +213,7 @@ def compute_perfusion_maps(
     idx = np.flatnonzero(tissue)
     curves = resample_curves(curves, ctp.time_s, grid)
     curves = smooth_temporal(curves, cfg.temporal_sigma_s, dt)
+    curves, subspace = temporal_subspace_denoise(curves, cfg.temporal_rank)
     noise_sd = curve_noise_sd(curves, grid, ctp.time_s, nb) if cfg.adaptive_truncation else None
     maps = _maps_from_curves(curves, aif.curve * scale, grid, cfg, noise_sd=noise_sd)
     ref = ctp.frame(0)
@@ -224,6 +243,7 @@ def compute_perfusion_maps(
             "n_tissue_voxels": int(idx.size),
             "n_vessel_voxels": int(vessel.sum()),
             "curve_noise_sd_hu": noise_sd,
+            "temporal_rank": subspace.rank if cfg.temporal_rank else None,
         },
     )
 

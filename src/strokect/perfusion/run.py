@@ -53,6 +53,9 @@ def perfusion_summary(result: PerfusionResult, readout: Readout) -> dict:
         "dt_s": result.dt_s,
         "units": {"cbf": "mL/100 g/min", "cbv": "mL/100 g", "mtt": "s", "tmax": "s", "ttp": "s"},
         "parameters": result.config.to_dict(),
+        "analysis": {
+            k: result.info.get(k) for k in ("n_tissue_voxels", "n_vessel_voxels", "temporal_rank")
+        },
     }
 
 
