@@ -50,5 +50,7 @@ def test_cli_refuses_bad_temporal_rank(tmp_path, capsys):
     rc = main(["perfusion", str(src), "-o", str(out), "--temporal-rank", "lots"])
     err = capsys.readouterr().err
     assert rc == 2
-    assert err.startswith("error:") and "temporal rank" in err and len(err.strip().splitlines()) == 1
+    assert (
+        err.startswith("error:") and "temporal rank" in err and len(err.strip().splitlines()) == 1
+    )
     assert not out.exists()

@@ -108,7 +108,7 @@ def test_temporal_subspace_explicit_rank_off_and_errors():
     from strokect.errors import InputError
     from strokect.perfusion.denoise import temporal_subspace_denoise
 
-    signal, rng = _low_rank_curves(3, m=500)
+    signal, _ = _low_rank_curves(3, m=500)
     same, info = temporal_subspace_denoise(signal, 0)
     assert same is signal and info.rank == signal.shape[0]
     exact, info = temporal_subspace_denoise(signal, 3)
