@@ -43,13 +43,12 @@ def perfusion(
 ):
     """Perfusion maps and readout from a 4D CTP (NIfTI file or DICOM folder)."""
     from strokect.perfusion import PerfusionConfig, run_perfusion
-    from strokect.perfusion.maps import parse_temporal_rank
 
     cfg = PerfusionConfig(
         method=method,
         vof_scaling=vof_scaling,
         smoothing_sigma_mm=smoothing_mm,
-        temporal_rank=parse_temporal_rank(temporal_rank),
+        temporal_rank=temporal_rank,  # parsed (and refused if bad) by PerfusionConfig
         motion_correction=motion_correction,
     )
     summary = run_perfusion(
