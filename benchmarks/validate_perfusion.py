@@ -157,6 +157,7 @@ def main() -> None:
     p.add_argument("--oscillation-limit", type=float, default=None)
     p.add_argument("--temporal-rank", default=None, help="temporal_rank override (auto or int)")
     p.add_argument("--adaptive", action="store_true", help="adaptive_truncation=True")
+    p.add_argument("--tmax", default=None, help="tmax_estimator override: onset|calibrated|peak")
     p.add_argument("--no-isles", action="store_true", help="skip the ISLES 2018 readout table")
     args = p.parse_args()
     options = {}
@@ -172,6 +173,8 @@ def main() -> None:
         options["oscillation_limit"] = args.oscillation_limit
     if args.adaptive:
         options["adaptive_truncation"] = True
+    if args.tmax is not None:
+        options["tmax_estimator"] = args.tmax
     if args.temporal_rank is not None:
         tr = args.temporal_rank
         options["temporal_rank"] = tr if tr == "auto" else int(tr)

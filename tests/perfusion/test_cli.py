@@ -54,3 +54,16 @@ def test_cli_refuses_bad_temporal_rank(tmp_path, capsys):
         err.startswith("error:") and "temporal rank" in err and len(err.strip().splitlines()) == 1
     )
     assert not out.exists()
+
+
+def test_cli_tmax_estimator_option(tmp_path, capsys):
+    vol, _ = synth_ctp((2, 32, 32), noise_hu=0.5, seed=0)
+    src = tmp_path / "ctp.nii.gz"
+    write_volume(vol, src)
+    out = tmp_path / "o"
+    assert main(["perfusion", str(src), "-o", str(out), "--tmax", "calibrated"]) == 0
+    summary = json.loads((out / "perfusion.json").read_text())
+    assert summary["parameters"]["tmax_estimator"] == "calibrated"
+    rc = main(["perfusion", str(src), "-o", str(tmp_path / "p"), "--tmax", "middle"])
+    assert rc == 2 and not (tmp_path / "p").exists()
+    assert "Invalid value for '--tmax'" in capsys.readouterr().err  # click's usage error

@@ -28,6 +28,15 @@ import click
     show_default=True,
     help="Temporal-subspace denoising: 'auto' (noise-floor rank), a rank N, or 0 (off).",
 )
+@click.option(
+    "--tmax",
+    "tmax_estimator",
+    type=click.Choice(["onset", "calibrated", "peak"]),
+    default="onset",
+    show_default=True,
+    help="Tmax: half-maximum rise of the residue, the same corrected for its truncation bias, "
+    "or the residue maximum.",
+)
 @click.option("--motion-correction", is_flag=True, help="Rigid registration of frames to frame 0.")
 @click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
 def perfusion(
@@ -38,6 +47,7 @@ def perfusion(
     vof_scaling,
     smoothing_mm,
     temporal_rank,
+    tmax_estimator,
     motion_correction,
     overwrite,
 ):
@@ -49,6 +59,7 @@ def perfusion(
         vof_scaling=vof_scaling,
         smoothing_sigma_mm=smoothing_mm,
         temporal_rank=temporal_rank,  # parsed (and refused if bad) by PerfusionConfig
+        tmax_estimator=tmax_estimator,
         motion_correction=motion_correction,
     )
     summary = run_perfusion(

@@ -26,6 +26,7 @@ from strokect.perfusion.deconvolution import (
     DEFAULT_OSCILLATION_LIMIT,
     DEFAULT_OSVD_THRESHOLDS,
     METHODS,
+    TMAX_ESTIMATORS,
     deconvolve,
     peak_and_time,
 )
@@ -59,7 +60,7 @@ class PerfusionConfig:
     svd_threshold: float | None = None  # ssvd 0.2, bcsvd 0.1 (fraction of largest singular value)
     osvd_thresholds: tuple[float, ...] = DEFAULT_OSVD_THRESHOLDS
     oscillation_limit: float = DEFAULT_OSCILLATION_LIMIT
-    tmax_estimator: str = "onset"  # residue half-maximum rise ("onset") or maximum ("peak")
+    tmax_estimator: str = "onset"  # half-max rise ("onset"), bias-"calibrated" rise, or "peak"
     adaptive_truncation: bool = False  # per-voxel discrepancy-principle rank (measured noise)
     adaptive_range: tuple[float, float] = DEFAULT_ADAPTIVE_RANGE  # loosest, strictest threshold
     n_baseline: int | None = None  # None: detected from the brain-average curve
@@ -82,6 +83,11 @@ class PerfusionConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise InputError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if self.tmax_estimator not in TMAX_ESTIMATORS:
+            raise InputError(
+                f"Tmax estimator must be one of {', '.join(TMAX_ESTIMATORS)}; "
+                f"got {self.tmax_estimator!r}"
+            )
         object.__setattr__(self, "temporal_rank", parse_temporal_rank(self.temporal_rank))
 
     def to_dict(self) -> dict:
