@@ -251,3 +251,15 @@ def test_unknown_tmax_estimator_is_refused():
         deconvolve(tissue_curve(T, cbf=40, cbv=4)[:, None], aif, DT, tmax="middle")
     with pytest.raises(InputError, match="Tmax estimator"):
         PerfusionConfig(tmax_estimator="middle")
+
+
+def test_calibrated_tmax_with_adaptive_truncation():
+    """The per-voxel (discrepancy-principle) ranks get their own calibration: measured mean
+    error +0.06 to +0.14 s (plain rise -0.19 to -0.25 s) for MTT 6 s, noise SD 0.05 HU."""
+    aif = gamma_variate(T)
+    rng = np.random.default_rng(0)
+    for d in (0.5, 3.0, 7.0):
+        clean = tissue_curve(T, cbf=40, cbv=4, delay_s=d)
+        c = np.stack([clean + rng.normal(0, 0.05, T.size) for _ in range(20)], axis=1)
+        got = deconvolve(c, aif, DT, method="bcsvd", noise_sd=0.05, tmax="calibrated")
+        assert abs(float(np.mean(got.peak_time_s)) - d) < 0.25
