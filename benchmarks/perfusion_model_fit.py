@@ -3,11 +3,11 @@ fit of a delayed one-compartment residue, compared with oSVD. Tried for issue 4'
 targets and not adopted; the reasons are what ``main`` prints (see docs/perfusion.md,
 "Fourth round").
 
-Run: ``.venv/bin/python benchmarks/perfusion_model_fit.py`` (about 2 minutes on 2 cores).
+Run: ``.venv/bin/python benchmarks/perfusion_model_fit.py`` (about 20 s on 2 cores).
 
 Model (indicator dilution with an exponential residue and a tracer delay, Østergaard et al., MRM
 1996, Eq. 1-3 with ``R(t) = exp(-t / MTT)``; the parametric alternative to SVD reviewed by
-Fieselmann et al., Int J Biomed Imaging 2011, Sec. 5)::
+Fieselmann et al., Int J Biomed Imaging 2011)::
 
     C_t(t) = F * (C_a ⊗ R)(t - d),   R(t) = exp(-t / tau),  t >= 0
 
