@@ -1,4 +1,4 @@
-"""PNG mosaic of one phantom case (matplotlib, Agg backend): CT, CTP, maps, DWI, masks, NCCT pair."""
+"""PNG mosaic of one phantom case (matplotlib, Agg canvas): CT, CTP, maps, DWI, masks, NCCT pair."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from strokect.io.atomic import atomic_output
+from strokect.io.overlay import draw_overlay, new_figure, save_png
 
 
 def _panels(case) -> list[tuple[str, np.ndarray, dict]]:
@@ -42,9 +42,16 @@ def _panels(case) -> list[tuple[str, np.ndarray, dict]]:
         ("baseline NCCT [0,80] HU", f["ncct_baseline"].array[kf], brain),
         ("follow-up NCCT [0,80] HU", f["ncct_followup"].array[kf], brain),
         (
-            "follow-up infarct+hemorrhage",
-            inf[kf] + f["hemorrhage"].array[kf],
-            {"cmap": "magma", "vmin": 0, "vmax": 2},
+            "follow-up infarct (red), hemorrhage (yellow)",
+            f["ncct_followup"].array[kf],
+            {
+                "masks": {
+                    "infarct": f["infarct"].array[kf],
+                    "hemorrhage": f["hemorrhage"].array[kf],
+                },
+                "colors": {"infarct": "red", "hemorrhage": "yellow"},
+                "window": (0, 80),
+            },
         ),
         (
             "follow-up bone [-100,1500] HU",
@@ -56,13 +63,8 @@ def _panels(case) -> list[tuple[str, np.ndarray, dict]]:
 
 def write_preview(case, path: str | Path) -> Path:
     """Write a 3x4 PNG mosaic of ``case`` to ``path`` (atomic); returns the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
     panels = _panels(case)
-    fig = Figure(figsize=(12, 9.6), dpi=80)
+    fig = new_figure(12, 9.6, dpi=80)
     m = case.metadata
     fig.suptitle(
         f"{case.case_id}: {m['lesion']['kind']} {m['lesion']['territory']}, class {m['lesion_class']}, "
@@ -71,10 +73,10 @@ def write_preview(case, path: str | Path) -> Path:
     )
     for i, (title, img, kw) in enumerate(panels):
         ax = fig.add_subplot(3, 4, i + 1)
-        ax.imshow(img, interpolation="nearest", **kw)
+        if "masks" in kw:
+            draw_overlay(ax, img, kw["masks"], window=kw["window"], colors=kw["colors"])
+        else:
+            ax.imshow(img, interpolation="nearest", **kw)
         ax.set_title(title, fontsize=8)
         ax.set_axis_off()
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    return save_png(fig, path)

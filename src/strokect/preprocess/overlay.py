@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from strokect.io.atomic import atomic_output
+from strokect.io.overlay import draw_overlay, new_figure, save_png
 from strokect.io.volume import Volume
 from strokect.preprocess.morphology import superior_axis_sign
 from strokect.preprocess.symmetry import MidsagittalPlane
@@ -33,42 +33,20 @@ def save_mask_overlay(
     line. Slices are spread over the extent of the first mask (or of the whole volume). Pixels are
     shown with their true aspect ratio.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     ref = next(iter(masks.values())).array > 0 if masks else np.ones(ct.spatial_shape, bool)
     zs = np.nonzero(ref.reshape(ref.shape[0], -1).any(axis=1))[0]
     zs = zs if zs.size else np.arange(ct.spatial_shape[0])
     picks = np.unique(np.linspace(zs.min(), zs.max(), n_slices + 2).round().astype(int)[1:-1])
     if superior_axis_sign(ct) > 0:
         picks = picks[::-1]
-    dy, dx = ct.spacing_mm[1], ct.spacing_mm[2]
-    fig, axes = plt.subplots(1, len(picks), figsize=(2.6 * len(picks), 2.9), squeeze=False)
-    for ax, k in zip(axes[0], picks):
-        ax.imshow(
-            ct.array[k],
-            cmap="gray",
-            vmin=window_hu[0],
-            vmax=window_hu[1],
-            aspect=dy / dx,
-            interpolation="nearest",
-        )
-        for name, mask in masks.items():
-            m = mask.array[k] > 0
-            if not m.any():
-                continue
-            if name == "csf":
-                ax.imshow(
-                    np.ma.masked_where(~m, m),
-                    cmap="cool",
-                    alpha=0.5,
-                    aspect=dy / dx,
-                    interpolation="nearest",
-                )
-            else:
-                ax.contour(m, levels=[0.5], colors=COLOURS.get(name, "white"), linewidths=0.8)
+    aspect = ct.spacing_mm[1] / ct.spacing_mm[2]
+    colors = {name: COLOURS.get(name, "white") for name in masks}
+    fill = {name: 0.5 if name == "csf" else 0.0 for name in masks}  # CSF filled, others outlined
+    fig = new_figure(2.6 * len(picks), 2.9)
+    for ax, k in zip(fig.subplots(1, len(picks), squeeze=False)[0], picks):
+        slice_masks = {name: mask.array[k] for name, mask in masks.items()}
+        draw_overlay(ax, ct.array[k], slice_masks, window=window_hu, colors=colors,
+                     fill_alpha=fill, linewidths=0.8, aspect=aspect)  # fmt: skip
         if plane is not None:
             _draw_plane(ax, ct, k, plane)
         ax.set_title(f"slice {k}", fontsize=8)
@@ -76,11 +54,7 @@ def save_mask_overlay(
     if title:
         fig.suptitle(title, fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=dpi)
 
 
 def _draw_plane(ax, ct: Volume, k: int, plane: MidsagittalPlane) -> None:

@@ -1,4 +1,4 @@
-"""Report figures (matplotlib, Agg backend): Bland-Altman, volume scatter, per-case Dice, overlays.
+"""Report figures (matplotlib, Agg canvas): Bland-Altman, volume scatter, per-case Dice, overlays.
 
 Every function returns a ``matplotlib.figure.Figure`` built without pyplot's global state, so
 figures can be made from any thread and never open a window; `figure_to_png_base64` turns one into
@@ -8,13 +8,13 @@ the base64 PNG embedded in the HTML report.
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from strokect.io.overlay import draw_overlay, figure_to_png_bytes
 from strokect.preprocess.morphology import bounding_box
 from strokect.stats.agreement import BlandAltmanResult
 
@@ -30,9 +30,7 @@ def _figure(width_in: float = 5.5, height_in: float = 4.2) -> tuple[Figure, obje
 
 def figure_to_png_base64(fig: Figure, *, dpi: int = 100) -> str:
     """PNG bytes of ``fig`` encoded as base64 text (for ``<img src="data:image/png;base64,...">``)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return base64.b64encode(figure_to_png_bytes(fig, dpi=dpi)).decode("ascii")
 
 
 def bland_altman_figure(
@@ -147,15 +145,10 @@ def overlay_mosaic(
     axes = fig.subplots(1, len(slices), squeeze=False)[0]
     aspect = float(spacing_mm[1]) / float(spacing_mm[2])
     for ax, z in zip(axes, slices):
-        if image is not None:
-            ax.imshow(image[z], cmap="gray", vmin=window_hu[0], vmax=window_hu[1], aspect=aspect,
-                      interpolation="nearest")  # fmt: skip
-        else:
-            ax.imshow(np.zeros(pred.shape[1:]), cmap="gray", vmin=0, vmax=1, aspect=aspect)
         # reference drawn wider underneath, so it stays visible where both outlines coincide
-        for mask, color, width in ((ref[z], REF_COLOR, 2.6), (pred[z], PRED_COLOR, 1.1)):
-            if mask.any() and not mask.all():
-                ax.contour(mask.astype(float), levels=[0.5], colors=[color], linewidths=width)
+        draw_overlay(ax, None if image is None else image[z], {"ref": ref[z], "pred": pred[z]},
+                     window=window_hu, colors=(REF_COLOR, PRED_COLOR), fill_alpha=0.0,
+                     linewidths={"ref": 2.6, "pred": 1.1}, aspect=aspect)  # fmt: skip
         ax.set_title(f"z = {z}", fontsize=8)
         ax.set_axis_off()
     fig.suptitle(f"{title}  (green: reference, red: prediction)", fontsize=10)

@@ -1,0 +1,178 @@
+"""The overlay renderer of strokect: masks drawn over a grey CT slice, saved as PNG.
+
+Figures are built with matplotlib's object-oriented API (``matplotlib.figure.Figure`` on a
+``FigureCanvasAgg``): no pyplot state, no window, and the user's matplotlib backend is never
+changed. matplotlib is imported inside the functions, so ``import strokect.io`` stays light.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from strokect.io.atomic import atomic_output
+
+#: default mask colours, in the order of the masks
+PALETTE = ("red", "lime", "deepskyblue", "orange", "magenta", "yellow")
+
+
+def _as_masks(masks: Any) -> dict[str, np.ndarray]:
+    """``{name: bool array}`` from a mapping or a single array (named ``"mask"``)."""
+    if not isinstance(masks, Mapping):
+        masks = {"mask": masks}
+    return {str(k): np.asarray(getattr(m, "array", m)) > 0 for k, m in masks.items()}
+
+
+def _per_mask(option: Any, name: str, index: int, default: Any) -> Any:
+    """A per-mask option: a mapping by name, a sequence by position, or one value for all."""
+    if option is None:
+        return default
+    if isinstance(option, Mapping):
+        return option.get(name, default)
+    if isinstance(option, Sequence) and not isinstance(option, str):
+        return option[index] if index < len(option) else default
+    return option
+
+
+def new_figure(width_in: float = 5.0, height_in: float = 5.0, *, dpi: int = 100, **kwargs):
+    """A ``Figure`` attached to an Agg canvas (no pyplot); ``kwargs`` go to ``Figure``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi, **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def draw_overlay(
+    ax,
+    image2d: np.ndarray | None,
+    masks: Mapping[str, np.ndarray] | np.ndarray,
+    *,
+    window: tuple[float, float] | None = None,
+    colors: Mapping[str, str] | Sequence[str] | str | None = None,
+    fill_alpha: Mapping[str, float] | float = 0.35,
+    linewidths: Mapping[str, float] | float = 1.0,
+    aspect: float = 1.0,
+) -> None:
+    """Draw a grey slice with each mask as a translucent fill and a contour.
+
+    Parameters
+    ----------
+    ax
+        A matplotlib ``Axes``.
+    image2d
+        The slice; None draws a black background of the masks' shape.
+    masks
+        ``{name: 2D mask}`` (drawn in that order) or one 2D mask; non-zero is inside.
+    window
+        Grey scale ``(lo, hi)``; None = the 1st and 99th percentile of the slice's finite values.
+    colors
+        Mask colours by name, by position or one for all; default `PALETTE` in order.
+    fill_alpha
+        Opacity of the fill, by name or one for all; 0 draws the contour only.
+    linewidths
+        Contour width in points, by name or one for all.
+    aspect
+        Pixel height / width (``spacing_y / spacing_x``).
+    """
+    from matplotlib.colors import ListedColormap
+
+    masks = _as_masks(masks)
+    if image2d is None:
+        shape = next(iter(masks.values())).shape if masks else (1, 1)
+        image2d, window = np.zeros(shape), (0.0, 1.0)
+    image2d = np.asarray(image2d, dtype=float)
+    lo, hi = window if window is not None else _percentile_window(image2d)
+    ax.imshow(image2d, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1.0, aspect=aspect,
+              interpolation="nearest")  # fmt: skip
+    for i, (name, mask) in enumerate(masks.items()):
+        color = _per_mask(colors, name, i, PALETTE[i % len(PALETTE)])
+        alpha = float(_per_mask(fill_alpha, name, i, 0.35))
+        if alpha > 0 and mask.any():
+            ax.imshow(np.ma.masked_where(~mask, mask.astype(float)), cmap=ListedColormap([color]),
+                      alpha=alpha, aspect=aspect, interpolation="nearest")  # fmt: skip
+        if mask.any() and not mask.all():  # a constant field has no contour
+            width = float(_per_mask(linewidths, name, i, 1.0))
+            ax.contour(mask.astype(float), levels=[0.5], colors=[color], linewidths=width)
+
+
+def _percentile_window(image2d: np.ndarray) -> tuple[float, float]:
+    finite = image2d[np.isfinite(image2d)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(finite, [1, 99])
+    return float(lo), float(hi)
+
+
+def largest_area_slice(mask3d: np.ndarray) -> int:
+    """Axial index (axis 0) with the most mask voxels; the middle slice for an empty mask."""
+    mask3d = np.asarray(getattr(mask3d, "array", mask3d)) > 0
+    area = mask3d.reshape(mask3d.shape[0], -1).sum(axis=1)
+    return int(np.argmax(area)) if area.any() else mask3d.shape[0] // 2
+
+
+def overlay_figure(
+    image3d: np.ndarray,
+    masks3d: Mapping[str, np.ndarray] | np.ndarray,
+    *,
+    z: int | None = None,
+    window: tuple[float, float] | None = None,
+    title: str | None = None,
+    colors: Mapping[str, str] | Sequence[str] | str | None = None,
+    aspect: float = 1.0,
+    size_in: float = 5.0,
+):
+    """A one-panel ``Figure``: axial slice ``z`` of ``image3d`` with the masks (`draw_overlay`).
+
+    ``image3d`` and the masks are ``(z, y, x)`` arrays (or `Volume` s); ``z`` defaults to
+    `largest_area_slice` of the union of the masks. The figure is on an Agg canvas: save it
+    with `save_png`.
+    """
+    image3d = np.asarray(getattr(image3d, "array", image3d))
+    masks = _as_masks(masks3d)
+    if z is None:
+        union = np.zeros(image3d.shape[-3:], bool)
+        for mask in masks.values():
+            union |= mask
+        z = largest_area_slice(union)
+    fig = new_figure(size_in, size_in, layout="constrained")
+    ax = fig.add_subplot()
+    draw_overlay(ax, image3d[z], {k: m[z] for k, m in masks.items()}, window=window,
+                 colors=colors, aspect=aspect)  # fmt: skip
+    if title:
+        ax.set_title(title, fontsize=8)
+    ax.set_axis_off()
+    return fig
+
+
+def _agg(fig):
+    """``fig`` on an Agg canvas: a figure without a backend canvas gets one, others keep theirs."""
+    from matplotlib.backend_bases import FigureCanvasBase
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if type(fig.canvas) is FigureCanvasBase:
+        FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_to_png_bytes(fig, *, dpi: float | None = None, tight: bool = False) -> bytes:
+    """PNG bytes of ``fig``."""
+    buf = io.BytesIO()
+    _agg(fig).savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    return buf.getvalue()
+
+
+def save_png(fig, path: str | Path, *, dpi: float | None = None, tight: bool = False) -> Path:
+    """Write ``fig`` as a PNG at ``path`` atomically; returns the path.
+
+    ``dpi`` None keeps the figure's own; ``tight`` crops the margins (``bbox_inches="tight"``).
+    """
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(figure_to_png_bytes(fig, dpi=dpi, tight=tight))
+    return path
