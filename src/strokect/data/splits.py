@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from strokect.errors import InputError
-from strokect.io.atomic import atomic_output
+from strokect.io.records import write_json
 
 __all__ = ["load_splits", "make_kfold_splits", "save_splits"]
 
@@ -96,9 +96,7 @@ def save_splits(splits: Sequence[dict[str, list[str]]], path: str | Path) -> Pat
         "format": _FORMAT,
         "folds": [dict(train=list(s["train"]), val=list(s["val"])) for s in splits],
     }
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    return path
+    return write_json(payload, path, indent=1)
 
 
 def load_splits(path: str | Path) -> list[dict[str, list[str]]]:

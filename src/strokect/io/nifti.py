@@ -26,6 +26,8 @@ import nibabel as nib
 import numpy as np
 
 from strokect.errors import InputError, warn
+from strokect.io.atomic import atomic_output
+from strokect.io.records import write_json
 from strokect.io.volume import _LPS_TO_RAS, Volume
 
 _TIME_UNIT_TO_S = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
@@ -238,8 +240,6 @@ def write_nifti(volume: Volume, path: str | Path) -> Path:
     A 4D volume whose frame times are not ``k * pixdim[4]`` (non-uniform, or not starting at 0 s)
     also gets a JSON sidecar (same name, ``.json``) with ``time_s``; `read_nifti` reads it back.
     """
-    from strokect.io.atomic import atomic_output
-
     path = Path(path)
     image = volume_to_nifti(volume)
     with atomic_output(path) as tmp:
@@ -259,8 +259,6 @@ def _times_match_header(time_s: np.ndarray, header) -> bool:
 
 def _write_sidecar_times(side: Path, time_s: np.ndarray) -> None:
     """Write ``time_s`` into the JSON sidecar, keeping other keys of an existing sidecar."""
-    from strokect.io.atomic import atomic_output
-
     meta: dict = {}
     if side.is_file():
         try:
@@ -269,5 +267,4 @@ def _write_sidecar_times(side: Path, time_s: np.ndarray) -> None:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             meta = {}
     meta["time_s"] = [float(t) for t in time_s]
-    with atomic_output(side) as tmp:
-        tmp.write_text(json.dumps(meta, indent=1))
+    write_json(meta, side, indent=1)

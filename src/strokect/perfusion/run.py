@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 from strokect.io import read_volume, require_4d, write_volume
-from strokect.io.atomic import atomic_output, prepare_output_dir
+from strokect.io.atomic import prepare_output_dir
+from strokect.io.records import write_json
 from strokect.perfusion.maps import (
     MAP_NAMES,
     PerfusionConfig,
@@ -36,9 +36,7 @@ def write_perfusion_outputs(
     paths["brain_mask"] = out / f"brain_mask{extension}"
     write_volume(result.brain_mask, paths["brain_mask"])
     summary = perfusion_summary(result, readout)
-    paths["json"] = out / "perfusion.json"
-    with atomic_output(paths["json"]) as tmp:
-        Path(tmp).write_text(json.dumps(summary, indent=2))
+    paths["json"] = write_json(summary, out / "perfusion.json")
     return paths
 
 

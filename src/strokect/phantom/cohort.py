@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from strokect.io.atomic import atomic_output
+from strokect.io.records import write_json
 from strokect.phantom.case import ANATOMIES, synth_case
 from strokect.phantom.presets import get_preset
 from strokect.phantom.writers import LAYOUTS, write_case, write_manifests
@@ -141,5 +140,4 @@ def write_cohort(
 
 
 def _write_marker(out_dir: Path, info: dict) -> None:
-    with atomic_output(out_dir / MARKER) as tmp:
-        tmp.write_text(json.dumps(info, indent=1))
+    write_json(info, out_dir / MARKER, indent=1)

@@ -16,9 +16,6 @@ volumes the ISLES layouts have no slot for, which are written under ``<root>/ext
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from pathlib import Path
 
@@ -26,7 +23,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from strokect.io import Volume, write_volume
-from strokect.io.atomic import atomic_output
+from strokect.io.convert import sitk_to_volume, volume_to_sitk
+from strokect.io.records import write_csv, write_json
 
 LAYOUTS = ("isles2018", "isles2024", "csv")
 #: ISLES 2018 modality folder name -> acute key; ids are consecutive in this order
@@ -64,22 +62,13 @@ def _row(case, group: str, role: str, path: Path, base: Path) -> tuple[str, str,
     return (group, case.case_id, case.case_id, role, Path(os.path.relpath(path, base)).as_posix())
 
 
-def _write_json(obj: dict, path: Path) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-
-
 MANIFESTS = {"acute": "manifest.csv", "followup": "manifest_ncct_pairs.csv"}
 
 
 def write_csv_manifest(rows: list[tuple[str, str, str, str]], path: Path) -> None:
     """Write ``case_id,patient_id,role,path`` rows (atomic)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("case_id", "patient_id", "role", "path"))
-    writer.writerows(rows)
-    with atomic_output(path) as tmp:
-        tmp.write_text(buf.getvalue())
+    columns = ("case_id", "patient_id", "role", "path")
+    write_csv([dict(zip(columns, row, strict=True)) for row in rows], path, columns=columns)
 
 
 def write_manifests(rows: list[tuple], folder: Path) -> dict[str, Path]:
@@ -100,7 +89,7 @@ def write_case(
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
     root = Path(root)
-    _write_json(case.metadata, root / "metadata" / f"{case.case_id}.json")
+    write_json(case.metadata, root / "metadata" / f"{case.case_id}.json", indent=1, sort_keys=True)
     if layout == "csv":
         return _write_all(case, root / "cases" / case.case_id, root, skip=set())
     base = root / "extras"
@@ -135,7 +124,7 @@ def _write_isles2018(case, root: Path, *, index: int, base: Path) -> tuple[list,
         role = "mask_core" if key == "core" else MANIFEST_ROLES[("acute", key)]
         write_volume(case.acute[key], path)
         rows.append(_row(case, "acute", role, path, base))
-        _write_json(
+        write_json(
             {
                 "id": ident,
                 "name": f"{name}.nii",
@@ -144,6 +133,8 @@ def _write_isles2018(case, root: Path, *, index: int, base: Path) -> tuple[list,
                 "phantom_case_id": case.case_id,
             },
             case_dir / name / f"{name}.json",
+            indent=1,
+            sort_keys=True,
         )
     return rows, {("acute", key) for _, key in ISLES2018_MODS}
 
@@ -151,10 +142,10 @@ def _write_isles2018(case, root: Path, *, index: int, base: Path) -> tuple[list,
 def resample_like(vol: Volume, reference: Volume, *, order: int) -> Volume:
     """``vol`` resampled onto ``reference``'s grid by world position (0 outside ``vol``)."""
     interp = sitk.sitkNearestNeighbor if order == 0 else sitk.sitkLinear
-    moving = vol.to_sitk()
-    ref = reference.with_array(np.zeros(reference.spatial_shape, np.float32)).to_sitk()
+    moving = volume_to_sitk(vol)
+    ref = volume_to_sitk(reference.with_array(np.zeros(reference.spatial_shape, np.float32)))
     out = sitk.Resample(moving, ref, sitk.Transform(), interp, 0.0, moving.GetPixelID())
-    return Volume.from_sitk(out, metadata=dict(vol.metadata))
+    return sitk_to_volume(out, metadata=dict(vol.metadata))
 
 
 def _write_isles2024(case, root: Path, *, base: Path) -> tuple[list, set]:

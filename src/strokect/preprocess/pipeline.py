@@ -7,17 +7,15 @@ parameters, what they wrote and how long they took.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from strokect.errors import InputError
 from strokect.io import Volume, ensure_hu, read_volume, require_3d, write_volume
-from strokect.io.atomic import atomic_output, prepare_output_dir
+from strokect.io.atomic import prepare_output_dir
+from strokect.io.records import write_json
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +94,8 @@ def run_preprocess(
         record["steps"].append(
             {"step": name, "outputs": written, "parameters": params, "seconds": seconds}
         )
-    with atomic_output(out / "preprocess.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=2, default=_jsonable))
+    write_json(record, out / "preprocess.json")
     return record
-
-
-def _jsonable(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 class _State:

@@ -15,10 +15,7 @@ geometry mismatch, non-binary mask, 4D image) is reported with its reason; the o
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from strokect.io import Volume, read_volume, require_3d
-from strokect.io.atomic import atomic_output
+from strokect.io.records import write_csv
+from strokect.io.records import write_json as write_json  # re-export: kept importable here
 from strokect.metrics import METRIC_COLUMNS, evaluate_masks
 from strokect.metrics._checks import as_binary_mask
 from strokect.report.cases import CaseFiles
@@ -95,39 +93,6 @@ def evaluate_case(case: CaseFiles) -> dict:
     return record
 
 
-def _csv_value(value) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else repr(value)
-    return str(value)
-
-
 def write_case_csv(records: Sequence[dict], path: Path) -> Path:
     """Write the per-case table (header: case_id, status, metrics..., message)."""
-    columns = ["case_id", "status", *METRIC_COLUMNS, "message"]
-    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(columns)
-        for r in records:
-            writer.writerow([_csv_value(r.get(c, "")) for c in columns])
-    return path
-
-
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
-def write_json(data: dict, path: Path) -> Path:
-    """Write strict JSON (NaN/inf as null), atomically."""
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(_json_safe(data), indent=2, allow_nan=False), encoding="utf-8")
-    return path
+    return write_csv(records, path, columns=["case_id", "status", *METRIC_COLUMNS, "message"])

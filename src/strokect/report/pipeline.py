@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from strokect.io.atomic import atomic_output, prepare_output_dir
+from strokect.io.records import write_json
 from strokect.metrics import METRIC_COLUMNS
 from strokect.report.cases import CaseFiles, match_cases
 from strokect.report.evaluation import (
@@ -15,7 +16,6 @@ from strokect.report.evaluation import (
     read_case_image,
     read_case_masks,
     write_case_csv,
-    write_json,
 )
 from strokect.report.figures import (
     bland_altman_figure,
