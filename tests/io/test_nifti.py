@@ -11,6 +11,7 @@ import pytest
 
 from strokect.errors import StrokectWarning
 from strokect.io import Volume, read_volume, write_volume
+from strokect.io.nifti import nifti_to_volume
 
 ISLES_CT = "TRAINING/case_1/SMIR.Brain.XX.O.CT.345562/SMIR.Brain.XX.O.CT.345562.nii"
 
@@ -161,7 +162,7 @@ def test_real_isles2018_header(isles2018_root, tmp_path):
 
 def test_in_memory_nibabel_image_reads():
     image = nib.Nifti1Image(np.arange(24, dtype=np.int32).reshape(2, 3, 4), np.eye(4))
-    vol = Volume.from_nibabel(image)
+    vol = nifti_to_volume(image)
     assert vol.array.shape == (4, 3, 2) and vol.array.dtype == np.int32
 
 

@@ -9,6 +9,8 @@ import pytest
 import SimpleITK as sitk
 
 from strokect.io import Volume
+from strokect.io.convert import sitk_to_volume, volume_to_sitk
+from strokect.io.nifti import nifti_to_volume, volume_to_nifti
 
 
 def _oblique_volume(shape=(5, 6, 7), *, four_d: bool = False) -> Volume:
@@ -76,14 +78,14 @@ def test_with_array_keeps_grid_and_frame():
 @pytest.mark.parametrize("four_d", [False, True])
 def test_sitk_round_trip_preserves_corner_world_coordinates(four_d):
     vol = _oblique_volume(four_d=four_d)
-    image = vol.to_sitk()
+    image = volume_to_sitk(vol)
     assert image.GetDimension() == (4 if four_d else 3)
     corners = _corners(vol.spatial_shape)
     for zyx in corners:  # SimpleITK's own index -> world mapping agrees with ours
         index = [int(v) for v in zyx[::-1]] + ([0] if four_d else [])
         world = image.TransformIndexToPhysicalPoint(index)[:3]
         assert np.allclose(world, vol.index_to_world(zyx), atol=1e-6)
-    back = Volume.from_sitk(image, time_s=vol.time_s if four_d else None)
+    back = sitk_to_volume(image, time_s=vol.time_s if four_d else None)
     assert back.same_geometry(vol, atol_mm=1e-9)
     assert np.allclose(back.index_to_world(corners), vol.index_to_world(corners))
     assert np.array_equal(back.array, vol.array)
@@ -93,26 +95,26 @@ def test_sitk_round_trip_preserves_corner_world_coordinates(four_d):
 
 def test_sitk_4d_without_times_uses_time_axis():
     vol = _oblique_volume(four_d=True)
-    back = Volume.from_sitk(vol.to_sitk())
+    back = sitk_to_volume(volume_to_sitk(vol))
     # ITK holds one interval (the median, 1.5 s... 2.5 s -> 2.0) and the start time
     assert back.time_s[0] == 0.0 and np.allclose(np.diff(back.time_s), 2.0)
 
 
-def test_from_sitk_rejects_2d():
+def test_sitk_to_volume_rejects_2d():
     with pytest.raises(ValueError, match="2D image"):
-        Volume.from_sitk(sitk.Image(4, 4, sitk.sitkUInt8))
+        sitk_to_volume(sitk.Image(4, 4, sitk.sitkUInt8))
 
 
 @pytest.mark.parametrize("four_d", [False, True])
 def test_nibabel_round_trip_preserves_corner_world_coordinates(four_d):
     vol = _oblique_volume(four_d=four_d)
-    image = vol.to_nibabel()
+    image = volume_to_nifti(vol)
     corners = _corners(vol.spatial_shape)
     # nibabel's RAS affine applied to (x, y, z) indices equals our LPS world with x, y negated
     ras = np.c_[corners[:, ::-1], np.ones(len(corners))] @ image.affine.T
     lps = vol.index_to_world(corners)
     assert np.allclose(ras[:, :3] * [-1, -1, 1], lps, atol=1e-4)
-    back = Volume.from_nibabel(image)
+    back = nifti_to_volume(image)
     assert back.same_geometry(vol, atol_mm=1e-4)
     assert np.array_equal(back.array, vol.array)
     if four_d:
@@ -121,7 +123,7 @@ def test_nibabel_round_trip_preserves_corner_world_coordinates(four_d):
 
 def test_nibabel_and_sitk_agree():
     vol = _oblique_volume()
-    via_nib = Volume.from_nibabel(vol.to_nibabel())
-    via_itk = Volume.from_sitk(via_nib.to_sitk())
+    via_nib = nifti_to_volume(volume_to_nifti(vol))
+    via_itk = sitk_to_volume(volume_to_sitk(via_nib))
     corners = _corners(vol.spatial_shape)
     assert np.allclose(via_itk.index_to_world(corners), vol.index_to_world(corners), atol=1e-4)

@@ -75,13 +75,15 @@ def read_volume(
 def _read_itk(path: Path) -> Volume:
     import SimpleITK as sitk
 
+    from strokect.io.convert import sitk_to_volume
+
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
         raise InputError(f"{path}: not a readable image ({first[:200]})") from None
     try:
-        return Volume.from_sitk(
+        return sitk_to_volume(
             image, metadata={"format": _suffix(path).lstrip("."), "source": path.name}
         )
     except ValueError as exc:  # a 2D or a vector/RGB image
@@ -114,11 +116,11 @@ def write_volume(volume: Volume, path: str | Path) -> Path:
         import SimpleITK as sitk
 
         from strokect.io.atomic import atomic_output
+        from strokect.io.convert import volume_to_sitk
 
-        array = volume.array.astype(np.uint8) if volume.array.dtype == bool else volume.array
-        image = (
-            volume.with_array(array).to_sitk() if array is not volume.array else volume.to_sitk()
-        )
+        if volume.array.dtype == bool:
+            volume = volume.with_array(volume.array.astype(np.uint8))
+        image = volume_to_sitk(volume)
         with atomic_output(path) as tmp:
             sitk.WriteImage(image, str(tmp), useCompression=True)
         return path

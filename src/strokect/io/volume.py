@@ -160,28 +160,3 @@ class Volume:
         if not self.is_4d:
             raise ValueError("frame() needs a 4D volume")
         return self.with_array(self.array[index], frame_time_s=float(self.time_s[index]))
-
-    # ------------------------------------------------------------------ conversions
-    def to_sitk(self):
-        """Convert to a SimpleITK image (4D becomes a 4D image with time as the last index axis)."""
-        from strokect.io.convert import volume_to_sitk
-
-        return volume_to_sitk(self)
-
-    @classmethod
-    def from_sitk(cls, image, *, time_s=None, metadata=None) -> Volume:
-        from strokect.io.convert import sitk_to_volume
-
-        return sitk_to_volume(image, time_s=time_s, metadata=metadata)
-
-    def to_nibabel(self):
-        """Convert to a ``nibabel.Nifti1Image`` (RAS affine; source header reused when present)."""
-        from strokect.io.nifti import volume_to_nifti
-
-        return volume_to_nifti(self)
-
-    @classmethod
-    def from_nibabel(cls, image, *, metadata=None) -> Volume:
-        from strokect.io.nifti import nifti_to_volume
-
-        return nifti_to_volume(image, metadata=metadata)

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from strokect.errors import InputError
+from strokect.io.convert import volume_to_sitk
 from strokect.io.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,8 @@ def motion_correct(ctp: Volume, *, reference_frame: int = 0, in_plane: bool = Fa
                 moving.SetSpacing(ctp.spacing_mm[:0:-1])
                 out[t, z] = _register(fixed, moving, sitk.Euler2DTransform())
         else:
-            fixed = ref_vol.to_sitk()
-            moving = ctp.frame(t).to_sitk()
+            fixed = volume_to_sitk(ref_vol)
+            moving = volume_to_sitk(ctp.frame(t))
             fixed = sitk.Cast(fixed, sitk.sitkFloat32)
             moving = sitk.Cast(moving, sitk.sitkFloat32)
             out[t] = _register(fixed, moving, sitk.Euler3DTransform())

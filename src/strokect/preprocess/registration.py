@@ -20,6 +20,7 @@ import SimpleITK as sitk
 
 from strokect.errors import InputError
 from strokect.io.checks import require_3d
+from strokect.io.convert import volume_to_sitk
 from strokect.io.volume import Volume
 from strokect.preprocess.resample import resample_onto
 
@@ -64,7 +65,7 @@ def _matrix_of(tx: sitk.Transform) -> np.ndarray:
 
 def _clipped(volume: Volume, window_hu, pixel_mm: float = 0.0) -> sitk.Image:
     """HU clipped to ``window_hu`` as float32, binned in-plane to about ``pixel_mm`` pixels."""
-    image = volume.with_array(np.clip(volume.array, *window_hu).astype(np.float32)).to_sitk()
+    image = volume_to_sitk(volume.with_array(np.clip(volume.array, *window_hu).astype(np.float32)))
     k = max(1, round(pixel_mm / max(volume.spacing_mm[1:]))) if pixel_mm > 0 else 1
     return sitk.BinShrink(image, [k, k, 1]) if k > 1 else image
 

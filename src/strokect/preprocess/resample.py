@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 import SimpleITK as sitk
 
+from strokect.io.convert import volume_to_sitk
 from strokect.io.volume import Volume
 
 INTERPOLATORS = {
@@ -32,7 +33,7 @@ def _interp(name: str) -> int:
 
 
 def _resample_3d(volume: Volume, reference: sitk.Image, tx, interp: int, fill: float) -> np.ndarray:
-    image = volume.to_sitk()
+    image = volume_to_sitk(volume)
     out = sitk.Resample(image, reference, tx, interp, fill, image.GetPixelID())
     return sitk.GetArrayFromImage(out)
 
@@ -107,7 +108,7 @@ def resample_onto(
     interp = _interp(interpolation)
     fill = float(np.min(volume.array)) if fill_value is None else float(fill_value)
     tx = transform.to_sitk() if transform is not None else sitk.Transform()
-    ref = reference.frame(0).to_sitk() if reference.is_4d else reference.to_sitk()
+    ref = volume_to_sitk(reference.frame(0) if reference.is_4d else reference)
     array = _each_frame(volume, lambda v: _resample_3d(v, ref, tx, interp, fill))
     meta = {k: v for k, v in volume.metadata.items() if k not in ("source", "series_description")}
     meta.pop("resampled_from", None)

@@ -24,6 +24,7 @@ from scipy import ndimage as ndi
 
 from strokect.errors import InputError
 from strokect.io.checks import require_3d
+from strokect.io.convert import volume_to_sitk
 from strokect.io.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -213,7 +214,7 @@ def mirror(volume: Volume, symmetry: SymmetryTransform, *, interpolation: str = 
     affine = sitk.AffineTransform(3)
     affine.SetMatrix(tuple(np.asarray(symmetry.matrix, dtype=float).ravel()))
     affine.SetTranslation(tuple(float(v) for v in symmetry.offset_lps))
-    image = volume.to_sitk()
+    image = volume_to_sitk(volume)
     out = sitk.Resample(
         image,
         image,
