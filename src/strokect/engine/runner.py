@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import csv
 import logging
 import math
 import sys
@@ -20,7 +19,7 @@ from tqdm.auto import tqdm
 from strokect.engine import distributed as ddp
 from strokect.engine.checkpoint import load_checkpoint, save_checkpoint
 from strokect.engine.seeding import get_rng_state, seed_everything, set_rng_state
-from strokect.io.atomic import atomic_output
+from strokect.io.records import write_csv
 from strokect.methods.base import Method, TrainContext
 
 __all__ = ["Callback", "move_to_device"]
@@ -275,7 +274,7 @@ class Run:
         state.epoch += 1
         state.batch_in_epoch, state.train_sums, state.train_count = 0, {}, 0
         if self.ctx.is_main:
-            write_csv(self.out_dir / "log.csv", state.history)
+            write_log(self.out_dir / "log.csv", state.history)
             logger.info(
                 "epoch %d: %s", row["epoch"], ", ".join(f"{k}={v:.4g}" for k, v in row.items())
             )
@@ -296,11 +295,10 @@ class Run:
         return path
 
 
-def write_csv(path: Path, rows: list[dict[str, float]]) -> None:
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+def write_log(path: Path, rows: list[dict[str, float]]) -> None:
+    """Rewrite the whole epoch table ``log.csv`` (atomic): one row per finished epoch so far.
+
+    Columns are the union of the rows' keys in first-seen order; a value a row lacks (e.g. the
+    validation columns of an epoch without validation) is an empty cell.
+    """
+    write_csv(rows, path, columns=list(dict.fromkeys(k for row in rows for k in row)))
