@@ -22,8 +22,8 @@ def test_demo_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out)]) == 0
     summary = json.loads((out / "demo_summary.json").read_text())
-    assert summary["clerigues"]["vs_truth"]["dice"] > 0.5
-    for name in ("mask", "probability", "uncertainty", "overlay"):
-        assert any((out / "segmentation").glob(f"{name}*")), name
+    assert summary["methods"]["clerigues"]["vs_truth"]["dice"] > 0.5
+    for name in ("mask", "probability", "uncertainty", "overlay", "provenance"):
+        assert any((out / "segmentation" / "clerigues").glob(f"{name}*")), name
     assert "Dice" in capsys.readouterr().out
     assert main(["demo", "-o", str(out), "--overwrite"]) == 0  # a second run replaces the first

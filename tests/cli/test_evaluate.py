@@ -69,7 +69,7 @@ def test_evaluate_user_errors(tmp_path, capsys):
         )
         == 2
     )
-    assert "error: --pred: not a folder" in capsys.readouterr().err
+    assert "error: --pred: not found" in capsys.readouterr().err
     # no case can be evaluated: outputs still written, exit status 2 with the reason
     assert (
         main(
@@ -87,3 +87,44 @@ def test_evaluate_user_errors(tmp_path, capsys):
     )
     assert "no case could be evaluated" in capsys.readouterr().err
     assert (tmp_path / "o2" / "per_case.csv").is_file()
+
+
+def test_evaluate_says_output_like_every_command(tmp_path, capsys):
+    dirs = write_cohort(tmp_path / "cohort", broken=False)
+    argv = ["evaluate", "--pred", str(dirs["pred"]), "--ref", str(dirs["ref"])]
+    assert main([*argv, "--output", str(tmp_path / "o")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "o2")]) == 2
+    assert "Did you mean '--output'?" in capsys.readouterr().err
+
+
+def test_evaluate_reads_segment_outputs_against_a_dataset(tmp_path, capsys):
+    """``segment`` output folders (one per case) scored against the dataset they came from."""
+    from strokect.methods.checkpoint import save_checkpoint
+    from strokect.methods.clerigues import CleriguesConfig, CleriguesMethod
+    from tests.methods.test_clerigues_crossval import _write_dataset
+
+    root = _write_dataset(tmp_path / "data", n_cases=3)
+    method = CleriguesMethod(CleriguesConfig(modalities=("ct", "cbf", "cbv"), base_filters=2))
+    weights = save_checkpoint(tmp_path / "model.pt", method, method.build_networks())
+    preds = tmp_path / "preds"
+    for i in (1, 2, 3):
+        case = root / "TRAINING" / f"case_{i}"
+        args = ["segment", str(case), "-o", str(preds / f"case_{i}"), "--weights", str(weights)]
+        assert main([*args, "--quiet", "--set", "threshold=0.0", "--set", "min_size_vox=0"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--pred", str(preds), "--ref", str(root), "-o", str(out)]) == 0
+    assert "3 of 3 cases evaluated (0 with problems)" in capsys.readouterr().out
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["settings"]["reference_role"] == "core"
+    rows = (out / "per_case.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["case_1", "case_2", "case_3"]
+    # one segment output folder alone; a missing output name is one clear error
+    one = tmp_path / "eval1"
+    assert (
+        main(["evaluate", "--pred", str(preds / "case_2"), "--ref", str(root), "-o", str(one)]) == 0
+    )
+    assert "1 of 1 cases evaluated (0 with problems)" in capsys.readouterr().out
+    code = main(["evaluate", "--pred", str(preds), "--ref", str(root), "-o", str(tmp_path / "e"),
+                 "--mask", "probability"])  # fmt: skip
+    assert code == 2 and "is a probability, not a mask" in capsys.readouterr().err

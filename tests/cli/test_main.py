@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
-from strokect import __version__
 from strokect.cli.main import SUBCOMMANDS, main
+from strokect.version import __version__
 
 
 def test_version(capsys):

@@ -10,8 +10,8 @@ import pytest
 
 from strokect.cli.main import main
 from strokect.data.splits import load_splits
-from strokect.engine import find_model_checkpoints, load_model
 from strokect.methods import registry
+from strokect.methods.checkpoint import find_model_checkpoints, load_model
 from strokect.methods.examples import ToyEndToEnd
 
 
@@ -114,3 +114,29 @@ def test_unknown_method_and_config_file(manifest_root, tmp_path, capsys, toy_reg
     assert main(_args(manifest_root, out, "--folds", "1", "--config", str(cfg))) == 0
     assert json.loads((out / "config.json").read_text())["config"]["lr"] == 0.01
     assert find_model_checkpoints(out) == [out / "fold_0" / "model.pt"]
+
+
+def test_missing_role_is_one_line_before_any_training(tmp_path, capsys):
+    """clerigues needs all five modalities by default: a dataset without MTT/Tmax (like the real
+    ISLES 2018 cases in ../shared/data) is refused up front with the case, role and folder."""
+    from tests.methods.test_clerigues_crossval import _write_dataset
+
+    root = _write_dataset(tmp_path / "data", n_cases=2)
+    out = tmp_path / "run"
+    assert main(["train", "--method", "clerigues", "--data", str(root), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "error: case case_1: no role 'mtt' (CT_MTT)" in err
+    assert str(root / "TRAINING" / "case_1") in err and "present: ct, cbf, cbv, core" in err
+    assert not out.exists()
+
+
+@pytest.mark.realdata
+def test_real_isles2018_without_mtt_tmax_is_one_line(isles2018_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert (
+        main(["train", "--method", "clerigues", "--data", str(isles2018_root), "-o", str(out)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "no role 'mtt' (CT_MTT) (expected but missing)" in err and "Traceback" not in err
+    assert not out.exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from strokect.data.case import Case
+from strokect.errors import InputError
 
 
 def test_ct_and_ncct_are_the_same_role():
@@ -14,5 +15,5 @@ def test_ct_and_ncct_are_the_same_role():
     isles_like = Case("c2", "p2", images={"ct": Path("b.nii.gz")}, masks={})
     assert manifest_like.path("ct") == Path("a.nii.gz")
     assert isles_like.path("ncct") == Path("b.nii.gz")
-    with pytest.raises(KeyError, match="no role 'cbf'"):
+    with pytest.raises(InputError, match="no role 'cbf'"):
         manifest_like.path("cbf")

@@ -70,7 +70,7 @@ def test_real_case_loads_with_matching_geometry(isles2018_root):
     assert np.allclose(core.spacing_mm, (5.0, 0.977, 0.977), atol=2e-3)
     # README: case_2 core 3.3 mL
     assert np.count_nonzero(core.array) * core.voxel_volume_ml == pytest.approx(3.3, abs=0.05)
-    with pytest.raises(KeyError, match="expected but missing"):
+    with pytest.raises(InputError, match="expected but missing"):
         case.path("tmax")
 
 

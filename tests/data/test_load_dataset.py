@@ -31,7 +31,7 @@ def test_mark_missing_uses_expected_and_other_cases(tmp_path):
 def test_case_path_errors(tmp_path):
     case = Case("a", "A", images={"ncct": tmp_path}, masks={"core": tmp_path, "edema": tmp_path})
     assert case.path("mask_core") == tmp_path
-    with pytest.raises(KeyError, match="no role 'mask'"):  # ambiguous with two masks
+    with pytest.raises(InputError, match="no role 'mask'"):  # ambiguous with two masks
         case.path("mask")
-    with pytest.raises(KeyError, match="present: ncct, core, edema"):
+    with pytest.raises(InputError, match="present: ncct, core, edema"):
         case.path("dwi")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from strokect.engine import dist_info_from_env, make_loader, shard_indices
+from strokect.data.loader import make_loader
+from strokect.engine import dist_info_from_env, shard_indices
 from strokect.methods.base import TrainContext
 
 

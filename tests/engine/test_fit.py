@@ -7,9 +7,11 @@ import csv
 import pytest
 import torch
 
-from strokect.engine import fit, load_model
+from strokect.config import resolve_config
+from strokect.engine import fit
 from strokect.errors import InputError
-from strokect.methods.base import TrainContext, resolve_config
+from strokect.methods.base import TrainContext
+from strokect.methods.checkpoint import load_model
 from strokect.methods.examples import ToyAdversarial, ToyEndToEnd
 
 CASES = list(range(3))

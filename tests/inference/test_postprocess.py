@@ -1,4 +1,5 @@
-"""Threshold + minimum component size (voxels and mL), and the T / S_min grid search."""
+"""Threshold + minimum component size (voxels and mL), and the generic grid search with the
+paper's T / S_min grid and the Dice + HD rank-sum objective (what `clerigues` calibrates with)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,25 @@ import numpy as np
 import pytest
 import torch
 
-from strokect.inference import grid_search_postprocess, postprocess
+from strokect.inference import Objective, grid_search, postprocess, score_masks
+
+DICE_HD = Objective((("dice", "max"), ("hd_mm", "min")))
+
+
+def grid_search_postprocess(probs, refs, *, spacing_mm, thresholds, min_sizes_voxels):
+    """T / S_min search written with the generic pieces, as the calibration step does."""
+
+    def scorer(prob, ref):
+        def score(params):
+            mask = postprocess(
+                prob, threshold=params["threshold"], min_size_voxels=params["min_size_voxels"]
+            )
+            return score_masks(mask, ref, spacing_mm=spacing_mm)
+
+        return score
+
+    grid = {"threshold": thresholds, "min_size_voxels": min_sizes_voxels}
+    return grid_search(grid, [scorer(p, r) for p, r in zip(probs, refs)], DICE_HD)
 
 
 def _blobs():
@@ -77,8 +96,11 @@ def test_grid_search_finds_the_constructed_best_setting():
         thresholds=(0.3, 0.4, 0.5, 0.7),
         min_sizes_voxels=(1, 10, 200),
     )
-    assert (result.threshold, result.min_size_voxels) == (0.4, 10)
-    assert result.mean_dice == pytest.approx(1.0) and result.mean_hd_mm == pytest.approx(0.0)
+    assert result.best == {"threshold": 0.4, "min_size_voxels": 10}
+    assert result.means["dice"] == pytest.approx(1.0) and result.means["hd_mm"] == pytest.approx(
+        0.0
+    )
+    assert result.n_cases == 3 and result.objective == "rank sum of max dice + min hd_mm"
     rows = {(r["threshold"], r["min_size_voxels"]): r for r in result.table}
     assert rows[(0.3, 10)]["mean_dice"] < 1.0  # 12-voxel false blobs kept
     assert rows[(0.4, 1)]["mean_dice"] < 1.0  # the 4-voxel confident blob kept
@@ -105,4 +127,16 @@ def test_grid_search_joint_rank_trades_dice_against_hd():
     assert rows[0.4]["mean_hd_mm"] > rows[0.5]["mean_hd_mm"]
     # one rank each: the score ties, so the higher Dice wins
     assert rows[0.4]["score"] == rows[0.5]["score"] == 3.0
-    assert result.threshold == 0.4
+    assert result.best["threshold"] == 0.4
+
+
+def test_grid_search_single_metric_and_errors():
+    scores = [lambda p: {"dice": 1 - abs(p["t"] - 0.3)}, lambda p: {"dice": 1 - abs(p["t"] - 0.5)}]
+    result = grid_search({"t": [0.1, 0.3, 0.4, 0.5]}, scores, Objective())
+    assert result.best == {"t": 0.3}  # 0.3 and 0.4 tie on mean Dice: the first in grid order wins
+    with pytest.raises(ValueError, match="objective metric"):
+        grid_search({"t": [0.1]}, [lambda p: {"hd_mm": 1.0}], Objective())
+    with pytest.raises(ValueError, match="at least one case"):
+        grid_search({"t": [0.1]}, [], Objective())
+    with pytest.raises(ValueError, match="mode must be max or min"):
+        Objective((("dice", "up"),))

@@ -116,10 +116,7 @@ def test_importing_strokect_io_does_not_import_matplotlib():
     assert out.stdout.strip() == "False"
 
 
-# The segmentation writer (`_write_overlay` in src/strokect/inference/segment.py, being moved to
-# src/strokect/pipelines/segment.py) still uses pyplot and matplotlib.use; the engineer who owns
-# that file switches it to strokect.io.overlay.overlay_figure + save_png. Empty this set then.
-_SCAN_SKIP = {"inference/segment.py", "pipelines/segment.py"}
+_SCAN_SKIP: set[str] = set()  # no exception: every renderer uses strokect.io.overlay
 
 
 def _matplotlib_misuse(tree: ast.AST) -> list[str]:

@@ -1,5 +1,6 @@
-"""``strokect train --method clerigues`` end to end on a tiny toy dataset: cross-validated T/S_min
-stored in the run and its checkpoints, used by ``segment --weights RUN``, held-out test, export."""
+"""``strokect train --method clerigues`` end to end on a tiny toy dataset: the calibration (T/S_min)
+chosen on the cross-validation predictions, stored in the run and its checkpoints, used by
+``segment --weights RUN``; held-out test and weight release."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import pytest
 import torch
 
 from strokect.cli.main import main
-from strokect.engine.checkpoint import find_model_checkpoints
-from strokect.inference.gridsearch import PAPER_MIN_SIZES_VOXELS, PAPER_THRESHOLDS
 from strokect.io import write_volume
-from strokect.methods.clerigues.evaluation import evaluate_heldout, export_weights
+from strokect.methods.checkpoint import find_model_checkpoints, load_checkpoint
+from strokect.methods.clerigues import PAPER_MIN_SIZES_VOXELS, PAPER_THRESHOLDS
+from strokect.pipelines.release import evaluate_heldout, export_weights
 
 from .test_clerigues_method import toy_volumes
 
@@ -50,30 +51,35 @@ def trained_run(tmp_path, capsys):
     for setting in SETTINGS:
         args += ["--set", setting]
     assert main(args) == 0
-    assert "cross-validated post-processing" in capsys.readouterr().out
+    assert "calibration (grid search on 4 cross-validation" in capsys.readouterr().out
     return root, run
 
 
-def test_train_stores_cross_validated_postprocess(trained_run, tmp_path, capsys):
+def test_train_stores_cross_validated_calibration(trained_run, tmp_path, capsys):
     root, run = trained_run
-    post = json.loads((run / "postprocess.json").read_text())
-    assert post["threshold"] in PAPER_THRESHOLDS
-    assert post["min_size_vox"] in PAPER_MIN_SIZES_VOXELS
-    assert sorted(post["cv_cases"]) == CASE_IDS  # every case validated once
-    assert len(post["grid"]) == len(PAPER_THRESHOLDS) * len(PAPER_MIN_SIZES_VOXELS)
+    doc = json.loads((run / "calibration.json").read_text())
+    cal = doc["calibration"]
+    assert cal["threshold"] in PAPER_THRESHOLDS
+    assert cal["min_size_vox"] in PAPER_MIN_SIZES_VOXELS
+    assert sorted(doc["cv_cases"]) == CASE_IDS  # every case validated once
+    assert len(doc["grid"]) == len(PAPER_THRESHOLDS) * len(PAPER_MIN_SIZES_VOXELS)
+    assert "rank sum of max dice + min hd_mm" in doc["chosen_by"]
     for path in find_model_checkpoints(run):
-        stored = torch.load(path, weights_only=True)["extra"]["postprocess"]
-        assert stored["threshold"] == post["threshold"]
-        assert stored["min_size_vox"] == post["min_size_vox"]
+        stored = torch.load(path, weights_only=True)["calibration"]
+        assert stored["values"] == cal and stored["info"]["chosen_by"] == doc["chosen_by"]
     # segment --weights RUN uses the stored T/S_min (not the config's 0.2 / 200)
     out = tmp_path / "seg"
-    args = ["segment", "-o", str(out), "--weights", str(run)]
-    args.insert(1, str(root / "TRAINING" / "case_1"))
-    status = main(args)
+    args = ["segment", str(root / "TRAINING" / "case_1"), "-o", str(out), "--weights", str(run)]
+    status = main([*args, "--quiet"])
     assert status == 0, capsys.readouterr().err
-    summary = json.loads((out / "volumes.json").read_text())
-    assert summary["threshold"] == post["threshold"]
-    assert summary["min_size_vox"] == post["min_size_vox"]
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["calibration"] == cal and prov["calibration_source"] == "checkpoint"
+    # --set overrides the calibration and says so
+    status = main([*args, "--quiet", "--overwrite", "--set", "threshold=0.95"])
+    assert status == 0, capsys.readouterr().err
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["calibration"]["threshold"] == 0.95
+    assert prov["calibration_source"] == "checkpoint + --set"
 
 
 def test_heldout_and_export(trained_run, tmp_path):
@@ -89,26 +95,38 @@ def test_heldout_and_export(trained_run, tmp_path):
     assert floats and all(v.dtype == torch.float16 for v in floats)
     card = json.loads(paths[-1].read_text())
     assert card["heldout"]["test_mean_dice"] == pytest.approx(result["test_mean_dice"])
-    assert card["training"]["folds"][0]["patches_per_s"] > 0
+    assert card["calibration"]["calibration"] == result["calibration"]
+    assert card["training"]["folds"][0]["seconds"] > 0
 
 
-def test_export_refuses_run_without_postprocess(trained_run, tmp_path):
+def test_heldout_and_release_cli(trained_run, tmp_path, capsys):
+    root, run = trained_run
+    assert main(["heldout", str(run), "--data", str(root)]) == 0, capsys.readouterr().err
+    assert "4 held-out cases: mean Dice" in capsys.readouterr().out
+    dest = tmp_path / "w"
+    assert main(["release", str(run), "-o", str(dest), "--name", "toy_ct-cbf-cbv"]) == 0
+    assert sorted(p.name for p in dest.iterdir()) == [
+        "toy_ct-cbf-cbv.json",
+        "toy_ct-cbf-cbv_fold0.pt",
+        "toy_ct-cbf-cbv_fold1.pt",
+    ]
+
+
+def test_export_refuses_run_without_calibration(trained_run, tmp_path):
     _root, run = trained_run
-    from strokect.engine.checkpoint import load_checkpoint
-
     path = run / "fold_0" / "model.pt"
     data = load_checkpoint(path)
-    del data["extra"]["postprocess"]
+    data["calibration"] = None
     torch.save(data, path)
-    with pytest.raises(ValueError, match="no cross-validated"):
+    with pytest.raises(ValueError, match="holds no calibration"):
         export_weights(run, tmp_path / "weights", "toy")
 
 
-def test_resume_of_finished_run_redoes_the_grid_search(trained_run, capsys):
+def test_resume_of_finished_run_redoes_the_calibration(trained_run, capsys):
     root, run = trained_run
-    (run / "postprocess.json").unlink()
+    (run / "calibration.json").unlink()
     args = ["train", "--method", "clerigues", "--data", str(root), "-o", str(run)]
     args += ["--folds", "2", "--no-progress", "--resume"]
     assert main(args) == 0, capsys.readouterr().err
-    assert "cross-validated post-processing" in capsys.readouterr().out
-    assert (run / "postprocess.json").is_file()
+    assert "calibration (grid search" in capsys.readouterr().out
+    assert (run / "calibration.json").is_file()

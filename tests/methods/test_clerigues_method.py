@@ -2,17 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from strokect.engine.checkpoint import load_model
+from strokect.config import resolve_config
 from strokect.engine.loop import fit
 from strokect.errors import InputError
 from strokect.io import Volume
-from strokect.methods.base import resolve_config
-from strokect.methods.clerigues import (
-    CleriguesConfig,
-    CleriguesMethod,
-    PreparedCase,
-    prepare_volumes,
-)
+from strokect.methods.checkpoint import load_model
+from strokect.methods.clerigues import CleriguesConfig, CleriguesMethod, prepare_volumes
 
 
 def toy_volumes(seed: int = 0, shape=(3, 64, 64), shift_x: int = 3):
@@ -37,7 +32,14 @@ def toy_volumes(seed: int = 0, shape=(3, 64, 64), shift_x: int = 3):
 
 def test_prepare_volumes_channels_mask_and_zscore():
     vols, _ = toy_volumes()
-    image, brain, channels = prepare_volumes(vols, modalities=("ct", "cbf", "cbv"))
+    prepared = prepare_volumes(vols, modalities=("ct", "cbf", "cbv"))
+    image, brain, channels = prepared.image, prepared.roi, prepared.channels
+    assert [h["step"] for h in prepared.history] == [
+        "perfusion_skull_strip",
+        "zscore_brain",
+        "symmetric_modalities",
+    ]
+    assert prepared.grid is vols["ct"]
     assert channels == ["ct", "cbf", "cbv", "ct_sym", "cbf_sym", "cbv_sym"]
     assert image.shape == (6, 3, 64, 64) and image.dtype == np.float32
     assert np.array_equal(brain.astype(bool), vols["cbf"].array + vols["cbv"].array != 0)
@@ -80,13 +82,15 @@ def test_fit_few_steps_and_checkpoint_roundtrip(tmp_path):
     cases = []
     for i in range(3):
         vols, core = toy_volumes(seed=i)
-        image, brain, channels = prepare_volumes(vols, modalities=cfg.modalities)
-        cases.append(PreparedCase(f"c{i}", image, brain, core, channels))
+        prepared = prepare_volumes(vols, modalities=cfg.modalities)
+        prepared.label, prepared.case_id = core, f"c{i}"
+        cases.append(prepared)
     method = CleriguesMethod(cfg)
+    method._prepared = {c.case_id: c for c in cases}  # prepared in memory, no Case files
     result = fit(
         method,
-        lambda ctx: method.train_data(cases[:2], ctx),
-        lambda ctx: method.val_data(cases[2:], ctx),
+        lambda ctx: method.train_data([_Id(c.case_id) for c in cases[:2]], ctx),
+        lambda ctx: method.val_data([_Id(c.case_id) for c in cases[2:]], ctx),
         out_dir=tmp_path / "run",
         progress=False,
     )
@@ -99,6 +103,11 @@ def test_fit_few_steps_and_checkpoint_roundtrip(tmp_path):
     with torch.no_grad():
         prob = loaded.predictor(nets)(x)
     assert prob.shape == (1, 1, 32, 32) and float(prob.min()) >= 0 and float(prob.max()) <= 1
+
+
+class _Id:
+    def __init__(self, case_id):
+        self.case_id = case_id
 
 
 def test_prepare_case_cache_hit_and_invalidation(tmp_path, monkeypatch):
@@ -122,15 +131,16 @@ def test_prepare_case_cache_hit_and_invalidation(tmp_path, monkeypatch):
     monkeypatch.setattr(Case, "load", no_read)
     second = prepare_case(case, **opts)
     assert np.array_equal(first.image, second.image) and np.array_equal(first.label, second.label)
-    assert second.channels == first.channels
+    assert second.channels == first.channels and second.history == first.history
+    assert second.grid.same_geometry(first.grid) and np.array_equal(second.roi, first.roi)
     monkeypatch.undo()
     write_volume(vols["cbf"].with_array(vols["cbf"].array * 2), tmp_path / "cbf.nii.gz")
     prepare_case(case, **opts)  # changed content -> new entry
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
 
 
-def test_shipped_weights_are_small_safe_checkpoints_with_cv_postprocessing():
-    from strokect.inference.segment import default_weights
+def test_shipped_weights_are_small_safe_checkpoints_with_cv_calibration():
+    from strokect.methods.registry import default_weights
 
     try:
         paths = default_weights("clerigues", ["ct", "cbf", "cbv"])
@@ -142,8 +152,14 @@ def test_shipped_weights_are_small_safe_checkpoints_with_cv_postprocessing():
         data = torch.load(path, map_location="cpu", weights_only=True)
         assert data["method"] == "clerigues"
         assert data["extra"]["channels"] == ["ct", "cbf", "cbv", "ct_sym", "cbf_sym", "cbv_sym"]
-        post = data["extra"]["postprocess"]
+        post = data["extra"]["postprocess"]  # format 1: read as the calibration (below)
         assert 0 < post["threshold"] < 1 and post["min_size_vox"] >= 0
+        method, _ = load_model(path)
+        assert (method.calibration.threshold, method.calibration.min_size_vox) == (
+            post["threshold"],
+            post["min_size_vox"],
+        )
+        assert method.calibration_info["chosen_by"].startswith("joint Dice+HD")
     # extra inputs do not matter when no richer model is shipped
     assert default_weights("clerigues", ["ct", "cbf", "cbv", "mtt"]) == paths
     with pytest.raises(InputError, match="no shipped"):

@@ -25,14 +25,20 @@ def _parse_groups(text: str) -> tuple[float, ...]:
     "pred_dir",
     required=True,
     type=click.Path(path_type=str),
-    help="Folder of predicted binary masks.",
+    help="A strokect segment output folder, a folder of them, or a folder of mask files.",
 )
 @click.option(
     "--ref",
     "ref_dir",
     required=True,
     type=click.Path(path_type=str),
-    help="Folder of reference binary masks.",
+    help="A dataset root (ISLES 2018/2024, manifest) or a folder of reference mask files.",
+)
+@click.option(
+    "--mask",
+    "mask_name",
+    default=None,
+    help="Which segment output to score (default: the method's primary output).",
 )
 @click.option(
     "--image",
@@ -43,7 +49,7 @@ def _parse_groups(text: str) -> tuple[float, ...]:
 )
 @click.option(
     "-o",
-    "--out",
+    "--output",
     "out_dir",
     required=True,
     type=click.Path(path_type=str),
@@ -59,18 +65,20 @@ def _parse_groups(text: str) -> tuple[float, ...]:
 def evaluate(
     pred_dir: str,
     ref_dir: str,
+    mask_name: str | None,
     image_dir: str | None,
     out_dir: str,
     groups_ml: str,
     overwrite: bool,
 ) -> None:
     """Compare predicted and reference lesion masks, matched by case id (see docs/evaluation.md)."""
-    from strokect.report import evaluate_folders
+    from strokect.pipelines.evaluate import evaluate as run_evaluate
 
-    out = evaluate_folders(
+    out = run_evaluate(
         pred_dir,
         ref_dir,
         out_dir=out_dir,
+        mask=mask_name,
         image_dir=image_dir,
         groups_ml=_parse_groups(groups_ml),
         overwrite=overwrite,

@@ -15,7 +15,7 @@ import warnings
 
 import click
 
-from strokect import __version__
+from strokect.version import __version__
 
 #: subcommand name -> (module, attribute). Add new subcommands here.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "perfusion": ("strokect.cli.perfusion", "perfusion"),
     "synth": ("strokect.cli.synth", "synth"),
     "segment": ("strokect.cli.segment", "segment"),
+    "heldout": ("strokect.cli.release", "heldout"),
+    "release": ("strokect.cli.release", "release"),
     "demo": ("strokect.cli.demo", "demo"),
 }
 

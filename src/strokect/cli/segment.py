@@ -1,14 +1,16 @@
-"""``strokect segment``: a thin shell over `strokect.inference.segment.segment`."""
+"""``strokect segment``: a thin shell over `strokect.pipelines.segment.segment`."""
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
 import click
 
 
 @click.command("segment")
-@click.argument("input_path", metavar="INPUT", required=False, type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -17,67 +19,66 @@ import click
     type=click.Path(path_type=Path),
     help="Output folder (refused when it exists and is not empty, unless --overwrite).",
 )
-@click.option("--method", default="clerigues", show_default=True, help="Segmentation method.")
+@click.option("--method", default="clerigues", show_default=True, help="Registered method name.")
 @click.option(
     "--weights",
-    type=click.Path(path_type=Path),
-    help="Checkpoint file or training run folder (fold_*/model.pt = ensemble). "
-    "Default: the shipped model matching the inputs.",
+    help="Checkpoint file, training run folder (fold_*/model.pt = ensemble) or shipped model "
+    "name. Default: the method's shipped model with the most inputs that are all given.",
 )
-@click.option("--ct", type=click.Path(path_type=Path), help="NCCT image (file or DICOM folder).")
-@click.option("--cbf", type=click.Path(path_type=Path), help="CBF map.")
-@click.option("--cbv", type=click.Path(path_type=Path), help="CBV map.")
-@click.option("--mtt", type=click.Path(path_type=Path), help="MTT map.")
-@click.option("--tmax", type=click.Path(path_type=Path), help="Tmax map.")
-@click.option("--threshold", type=float, help="Probability threshold T (default: the model's).")
 @click.option(
-    "--min-size",
-    "min_size_vox",
-    type=int,
-    help="Remove components smaller than this many voxels (default: the model's S_min).",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="ROLE=PATH",
+    help="An image by role (repeatable): file or DICOM folder; PATH::SERIES picks one series "
+    "of a folder holding several (UID, number or index from `strokect info`).",
 )
-@click.option("--mc-passes", type=int, help="Monte-Carlo dropout passes per model (default 3).")
+@click.option("--case", "case_id", help="Which case of a dataset root given as INPUT.")
 @click.option(
-    "--tiles",
-    is_flag=True,
-    help="Predict 64x64 tiles with overlap 0.5 (the paper) instead of whole slices.",
+    "--set",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A method option (repeatable), e.g. threshold=0.3, mc_passes=0, tile_size=64.",
 )
+@click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu or cuda (auto: cuda if present)."
+)
+@click.option("--threads", type=int, help="CPU threads for torch (default measured: 1).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the MC-dropout draws.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
 def segment(
-    input_path,
-    out_dir,
-    method,
-    weights,
-    threshold,
-    min_size_vox,
-    mc_passes,
-    tiles,
+    input_path, out_dir, method, weights, inputs, case_id, options, device, threads, seed, quiet,
     overwrite,
-    **role_paths,
-):
-    """Segment the lesion of one case: INPUT is a case folder (ISLES 2018 layout or
-    <role>.nii.gz files); --ct/--cbf/... give or replace single images (files or DICOM folders).
+):  # fmt: skip
+    """Segment one case with a method: INPUT is a case folder (ISLES 2018 case, ISLES 2024
+    rawdata/sub-* folder, <role>.nii.gz files), a dataset root or manifest (with --case), and/or
+    images given with --input ROLE=PATH.
 
-    Writes mask, probability and uncertainty maps (input geometry), volumes.json/.csv in mL and
-    overlay.png. Research software, not for clinical use.
+    Writes every output of the method on the input's exact grid (mask, probability,
+    uncertainty...), volumes.csv/.json (mL, one row per mask), provenance.json and overlay.png.
+    Research software, not for clinical use.
     """
-    from strokect.inference.segment import resolve_inputs
-    from strokect.inference.segment import segment as run_segment
+    from strokect.pipelines.segment import segment as run_segment
 
-    explicit = {r: p for r, p in role_paths.items() if p is not None}
-    if input_path is None and not explicit:
-        raise click.UsageError("give INPUT (a case folder) or the images with --ct/--cbf/...")
-    inputs = {**(resolve_inputs(input_path) if input_path is not None else {}), **explicit}
+    if input_path is None and not inputs:
+        raise click.UsageError("give INPUT (a case folder) or the images with --input ROLE=PATH")
     result = run_segment(
-        inputs,
+        input_path,
         out_dir,
         method=method,
         weights=weights,
+        case_id=case_id,
+        extra_inputs=inputs,
+        options=options,
+        device=device,
+        threads=threads,
+        seed=seed,
         overwrite=overwrite,
-        threshold=threshold,
-        min_size_vox=min_size_vox,
-        mc_passes=mc_passes,
-        tile_size=64 if tiles else None,
+        quiet=quiet,
+        command=shlex.join(["strokect", *sys.argv[1:]]),
     )
-    click.echo(f"lesion volume: {result.volume_ml:.2f} mL ({result.n_voxels} voxels)")
+    for name, ml in result.volumes_ml.items():
+        click.echo(f"{name}: {ml:.2f} mL ({result.n_voxels[name]} voxels)")
     click.echo(f"outputs in {result.out_dir}")

@@ -61,9 +61,9 @@ def train(
 
     Multi-GPU / multi-node: launch with ``torchrun --nproc_per_node N $(which strokect) train ...``.
     """
-    from strokect.engine.crossval import train_cross_validation  # torch: only when training
+    from strokect.pipelines.train import train as run_train  # torch: only when training
 
-    result = train_cross_validation(
+    result = run_train(
         method_name,
         data_root,
         run_dir,
@@ -77,13 +77,12 @@ def train(
         device=device,
         progress=not no_progress,
     )
-    for i, fit_result in sorted(result.folds.items()):
+    for i, fit_result in sorted(result.crossval.folds.items()):
         best = "n/a" if fit_result.best_value is None else f"{fit_result.best_value:.4g}"
         click.echo(
             f"fold {i}: {fit_result.epochs_run} epochs, best {best} -> {fit_result.model_path}"
         )
-    if result.after and "threshold" in result.after:
-        click.echo(
-            f"cross-validated post-processing: T = {result.after['threshold']}, "
-            f"S_min = {result.after['min_size_vox']} voxels -> {run_dir}/postprocess.json"
-        )
+    if result.calibration is not None:
+        chosen = ", ".join(f"{k} = {v}" for k, v in result.calibration["calibration"].items())
+        click.echo(f"calibration ({result.calibration['chosen_by']}): {chosen}")
+        click.echo(f"  stored in every fold model; details in {run_dir}/calibration.json")

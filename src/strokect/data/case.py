@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strokect.errors import InputError
 from strokect.io.volume import Volume
 
 #: Image roles that name the same image in different layouts (ISLES 2018 "CT" is the acute NCCT).
@@ -43,7 +44,12 @@ class Case:
         Role -> the layout's own name for it (``mtt`` -> ``CT_MTT``), for messages.
     grid_groups
         Roles that must share one grid, group by group (see `check_geometry`); None means all
-        roles of the case share one grid.
+        roles of the case share one grid. A role ``<role>_<space>`` is ``<role>`` resampled to
+        the grid of ``<space>`` (ISLES 2024 ``space-ncct`` derivatives: ``cbf_ncct``); see
+        `resolve_roles`.
+    folder
+        Where the case's files were looked for (case folder, subject folder or manifest file),
+        named in messages about missing roles.
     """
 
     case_id: str
@@ -56,6 +62,7 @@ class Case:
     split: str | None = None
     native_names: dict[str, str] = field(default_factory=dict)
     grid_groups: list[list[str]] | None = None
+    folder: Path | None = None
 
     @property
     def roles(self) -> list[str]:
@@ -71,8 +78,9 @@ class Case:
 
         Raises
         ------
-        KeyError
-            When the role is absent, naming the roles present (and saying if it is missing).
+        InputError
+            When the role is absent: one line naming the case, the role (and the layout's own
+            name for it), the folder looked in and the roles present.
         """
         for name in (role, *ROLE_SYNONYMS.get(role, ())):
             if name in self.images:
@@ -84,9 +92,45 @@ class Case:
         if role == "mask" and len(self.masks) == 1:
             return next(iter(self.masks.values()))
         why = " (expected but missing)" if role in self.missing else ""
-        raise KeyError(
-            f"case {self.case_id}: no role {role!r}{why}; present: {', '.join(self.roles) or 'none'}"
+        native = self.native_names.get(role)
+        named = f" ({native})" if native and native != role else ""
+        where = f" in {self.folder}" if self.folder is not None else ""
+        raise InputError(
+            f"case {self.case_id}: no role {role!r}{named}{why}{where}; "
+            f"present: {', '.join(self.roles) or 'none'}"
         )
+
+    def resolve_roles(self, roles: Iterable[str]) -> dict[str, Path]:
+        """Paths for ``roles`` taken, where possible, from one grid group.
+
+        Each role may be given by the role itself, a `ROLE_SYNONYMS` synonym, or a resampled
+        variant ``<role>_<space>``. When the case has grid groups, the first group that holds
+        every role (in one of these forms) is used, so that e.g. ``ct, cbf, cbv`` of an ISLES
+        2024 case resolve to the NCCT and the perfusion maps registered to it (``cbf_ncct``),
+        not the maps on the CTP grid. Otherwise each role is `path` of itself.
+
+        Raises
+        ------
+        InputError
+            A role the case does not have at all (see `path`).
+        """
+        roles = list(roles)
+        for group in self.grid_groups or []:
+            found = {}
+            for role in roles:
+                names = (role, *ROLE_SYNONYMS.get(role, ()))
+                match = next((n for n in names if n in group and n in self.images), None)
+                if match is None:
+                    match = next(
+                        (g for g in group if g in self.images and g.rsplit("_", 1)[0] in names),
+                        None,
+                    )
+                if match is None:
+                    break
+                found[role] = self.images[match]
+            else:
+                return found
+        return {role: self.path(role) for role in roles}
 
     def load(self, role: str, **read_options) -> Volume:
         """Read one role with `strokect.io.read_volume` (options are passed through)."""
@@ -127,8 +171,6 @@ class Case:
         InputError
             ``case <id>: geometry mismatch: ...`` naming the two roles.
         """
-        from strokect.errors import InputError
-
         try:
             self.load_all()
         except InputError as exc:
@@ -153,7 +195,9 @@ class Dataset:
         for case in self.cases:
             if case.case_id == case_id:
                 return case
-        raise KeyError(f"no case {case_id!r} in {self.root}")
+        ids = self.case_ids
+        shown = ", ".join(ids[:10]) + (f" ... ({len(ids)} cases)" if len(ids) > 10 else "")
+        raise InputError(f"no case {case_id!r} in {self.root}; cases: {shown}")
 
     @property
     def case_ids(self) -> list[str]:

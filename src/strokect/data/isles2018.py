@@ -105,6 +105,7 @@ def read_case(
         patient_id=case_id or case_dir.name,
         layout=LAYOUT,
         split=split,
+        folder=case_dir,
     )
     folders = sorted(f for f in case_dir.iterdir() if f.is_dir() and _FOLDER.match(f.name))
     for folder in folders:

@@ -87,7 +87,12 @@ def read_isles2024(root: str | Path) -> Dataset:
                 continue
             case = subjects.setdefault(
                 subject_dir.name,
-                Case(case_id=subject_dir.name, patient_id=subject_dir.name, layout=LAYOUT),
+                Case(
+                    case_id=subject_dir.name,
+                    patient_id=subject_dir.name,
+                    layout=LAYOUT,
+                    folder=subject_dir,
+                ),
             )
             _add_files(case, subject_dir)
     cases = sorted(subjects.values(), key=lambda c: natural_key(c.case_id))

@@ -128,6 +128,7 @@ def read_manifest(path: str | Path) -> Dataset:
     result = list(cases.values())
     for case in result:
         case.missing = absent.get(case.case_id, [])
+        case.folder = path
     mark_missing(result)
     return Dataset(layout=LAYOUT, root=path, cases=result)
 

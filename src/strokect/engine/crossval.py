@@ -6,11 +6,11 @@ Run folder layout (what ``strokect train -o RUN`` writes)::
     RUN/splits.json       patient-level folds (`strokect.data.splits`)
     RUN/fold_<i>/         one `strokect.engine.fit` run per fold: last.pt, best.pt, model.pt, log.csv
     RUN/cache/            optional cache of preprocessed cases (method-defined)
-    RUN/...               whatever the method's optional ``after_cross_validation(run_dir, *,
-                          splits, cases, cache_dir)`` hook writes once every fold is trained
-                          (``clerigues``: ``postprocess.json``, the cross-validated T/S_min)
 
-The k fold models form the method's ensemble (`strokect.engine.find_model_checkpoints`).
+The k fold models form the method's ensemble (`strokect.methods.checkpoint.find_model_checkpoints`).
+What needs every fold model (the calibration of a method's post-processing on the
+cross-validation predictions) is a pipeline step after this one:
+`strokect.pipelines.train.train` runs both.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
-from strokect import __version__
+from strokect.config import config_from_dict, config_to_dict, resolve_config
 from strokect.engine import distributed as ddp
 from strokect.engine.loop import FitResult, fit
 from strokect.errors import InputError
-from strokect.io.atomic import atomic_output
-from strokect.methods.base import config_from_dict, config_to_dict, resolve_config
+from strokect.io.records import write_json
 from strokect.methods.registry import get_method_class
+from strokect.version import __version__
 
 __all__ = ["CrossValResult", "train_cross_validation"]
 
@@ -38,17 +38,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class CrossValResult:
-    """Outcome of `train_cross_validation`: the run folder, one `FitResult` per trained fold and
-    what the method's ``after_cross_validation`` hook returned (None when it did not run)."""
+    """Outcome of `train_cross_validation`: the run folder, its folds (the saved splits), the
+    cases by id and one `FitResult` per fold trained by this call."""
 
     run_dir: Path
     folds: dict[int, FitResult]
-    after: dict | None = None
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    splits: list[dict]
+    cases: dict
+    method_cls: type
+    config: object
 
 
 def _prepare_run(run_dir, method_name, config_file, overrides, resume, run_info):
@@ -94,17 +92,18 @@ def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: 
     return splits
 
 
-def _after_cross_validation(cls, config, run_dir: Path, splits, by_id) -> dict | None:
-    """Run ``cls.after_cross_validation`` (e.g. the T/S_min grid search on the cross-validation
-    predictions) once every fold has its ``model.pt`` and there is validation data."""
-    if len(splits) < 2 or not all(s["val"] for s in splits):
-        return None
-    if not all((run_dir / f"fold_{i}" / "model.pt").is_file() for i in range(len(splits))):
-        return None
-    logger.info("all %d folds trained: running %s.after_cross_validation", len(splits), cls.name)
-    return cls(config).after_cross_validation(
-        run_dir, splits=splits, cases=by_id, cache_dir=run_dir / "cache"
-    )
+def check_cases(method, cases) -> None:
+    """Refuse, before any training, a case that lacks a role of ``method.training_roles()``.
+
+    Raises
+    ------
+    InputError
+        One line naming the case, the role and the folder looked in (`strokect.data.Case.path`).
+    """
+    roles = method.training_roles()
+    for case in cases:
+        for role in roles:
+            case.path(role)
 
 
 def train_cross_validation(
@@ -143,8 +142,8 @@ def train_cross_validation(
     seed, deterministic, device, progress :
         Passed to `strokect.engine.fit`.
 
-    Once every fold has its ``model.pt`` (also after ``--fold`` jobs, by the last one, or on
-    ``resume`` of a finished run), the method's ``after_cross_validation`` hook runs if it has one.
+    Before training, every case is checked for the roles the method needs (`check_cases`), so
+    a missing image is one clear error before hours of training, not a traceback later.
     """
     from strokect.data import load_dataset
 
@@ -173,12 +172,13 @@ def train_cross_validation(
         cases = load_dataset(data_root).cases
         if not cases:
             raise InputError(f"no cases found in {data_root}")
+        check_cases(cls(config), cases)
         by_id = {c.case_id: c for c in cases}
         splits = _splits(
             run_dir, cases, int(saved.get("folds", folds)), seed, resume, info.rank == 0
         )
         if info.rank == 0:
-            _write_json(run_dir / "config.json", saved)
+            write_json(saved, run_dir / "config.json")
         results = {}
         for i, split in enumerate(splits):
             if fold is not None and i != fold:
@@ -202,12 +202,9 @@ def train_cross_validation(
                 progress=progress,
                 cache_dir=run_dir / "cache",
             )
-        after = None
-        if info.rank == 0:
-            after = _after_cross_validation(cls, config, run_dir, splits, by_id)
         if joined:
             torch.distributed.barrier()
-        return CrossValResult(run_dir=run_dir, folds=results, after=after)
+        return CrossValResult(run_dir, results, splits, by_id, cls, config)
     finally:
         if joined and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

@@ -15,15 +15,12 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
-
-from strokect.methods.base import TrainContext
+from torch.utils.data import DistributedSampler
 
 __all__ = [
     "DistInfo",
     "all_reduce_means",
     "dist_info_from_env",
-    "make_loader",
     "shard_indices",
     "wrap_networks",
 ]
@@ -78,43 +75,6 @@ def shard_indices(
     )
     sampler.set_epoch(epoch)
     return list(sampler)
-
-
-def make_loader(
-    dataset: Dataset,
-    ctx: TrainContext,
-    *,
-    batch_size: int,
-    shuffle: bool,
-    drop_last: bool = False,
-    num_workers: int = 0,
-    collate_fn=None,
-) -> DataLoader:
-    """A ``DataLoader`` over ``dataset`` that shards across processes when ``ctx.world_size > 1``.
-
-    With one process it shuffles with the global torch RNG (so resume replays the order); with
-    several it uses a `DistributedSampler` seeded from ``ctx.seed``, and the engine calls
-    ``set_epoch`` on it every epoch.
-    """
-    sampler = None
-    if ctx.world_size > 1:
-        sampler = DistributedSampler(
-            dataset,
-            num_replicas=ctx.world_size,
-            rank=ctx.rank,
-            shuffle=shuffle,
-            seed=ctx.seed,
-            drop_last=drop_last,
-        )
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle if sampler is None else False,
-        sampler=sampler,
-        drop_last=drop_last,
-        num_workers=num_workers,
-        collate_fn=collate_fn,
-    )
 
 
 def wrap_networks(networks: dict[str, nn.Module], info: DistInfo, device: torch.device):

@@ -17,10 +17,10 @@ import torch
 from tqdm.auto import tqdm
 
 from strokect.engine import distributed as ddp
-from strokect.engine.checkpoint import load_checkpoint, save_checkpoint
 from strokect.engine.seeding import get_rng_state, seed_everything, set_rng_state
 from strokect.io.records import write_csv
 from strokect.methods.base import Method, TrainContext
+from strokect.methods.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["Callback", "move_to_device"]
 

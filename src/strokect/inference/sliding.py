@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from monai.inferers import sliding_window_inference
 
 __all__ = ["predict_slices", "sliding_window"]
 
@@ -58,6 +57,8 @@ def sliding_window(
         )
     if not 0 <= overlap < 1:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    from monai.inferers import sliding_window_inference  # only when tiles are asked for
+
     with torch.no_grad():
         return sliding_window_inference(
             image,

@@ -321,8 +321,9 @@ def select_series(
         if len(listed) == 1:
             return listed[0]
         raise InputError(
-            f"{folder}: holds {len(listed)} DICOM series; pick one with series= "
-            f"(index as '#0', SeriesNumber, or SeriesInstanceUID): {listing}"
+            f"{folder}: holds {len(listed)} DICOM series; pick one (segment: --input "
+            f"ROLE=PATH::SERIES, info: --series, Python: series=) by index '#0', SeriesNumber "
+            f"or SeriesInstanceUID: {listing}"
         )
     if isinstance(series, int) and not isinstance(series, bool):
         return _by_index(folder, listed, series, listing)

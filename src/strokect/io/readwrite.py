@@ -16,6 +16,14 @@ from strokect.io.volume import Volume
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd")
+#: Every image file name ending `read_volume` reads (``.nii.gz`` before ``.nii``).
+IMAGE_SUFFIXES = (".nii.gz", ".nii", *ITK_SUFFIXES)
+
+
+def image_suffix(path: str | Path) -> str | None:
+    """The image suffix of ``path`` (one of `IMAGE_SUFFIXES`, lower case), or None."""
+    name = Path(path).name.lower()
+    return next((s for s in IMAGE_SUFFIXES if name.endswith(s)), None)
 
 
 def _suffix(path: Path) -> str:

@@ -1,26 +1,19 @@
-"""Published methods as plug-ins of the one engine: see `strokect.methods.base.Method`.
+"""Published methods as plug-ins of the one engine and the one segment pipeline.
 
 Each method lives in its own sub-package (``clerigues/``, ...) and is listed in
-`strokect.methods.registry.METHODS`.
+`strokect.methods.registry.METHODS`; `strokect.methods.base.Method` is the protocol (training
+half and inference half) and `strokect.methods.checkpoint` reads and writes their weights.
 """
 
-from strokect.methods.base import (
-    Method,
-    MethodConfig,
-    TrainContext,
-    config_from_dict,
-    config_to_dict,
-    resolve_config,
-)
+from strokect.methods.base import InputRoles, Method, MethodConfig, TrainContext, output_volume
 from strokect.methods.registry import available_methods, get_method_class
 
 __all__ = [
+    "InputRoles",
     "Method",
     "MethodConfig",
     "TrainContext",
     "available_methods",
-    "config_from_dict",
-    "config_to_dict",
     "get_method_class",
-    "resolve_config",
+    "output_volume",
 ]

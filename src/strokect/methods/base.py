@@ -1,9 +1,12 @@
-"""The `Method` protocol every published method implements, and its configuration handling.
+"""The `Method` protocol every published method implements: a training half and an inference half.
 
-A method is a small plug-in: it contributes a config dataclass (the paper's defaults), its networks,
-its optimizers, one training step, one validation step, its data pipeline and a predictor. It never
-owns a training loop: :func:`strokect.engine.fit` does the epochs, device placement, distributed
-wrapping, logging, validation cadence, checkpoints, early stopping and resume.
+A method is a small plug-in folder under ``methods/`` plus one line in
+`strokect.methods.registry.METHODS`. It contributes a config dataclass (the paper's defaults),
+its networks and, for training, optimizers, one training step, one validation step and its data;
+for inference, the input roles it needs, ``prepare`` (images -> network input), a predictor, how
+ensemble samples ``combine``, ``finalize`` (prediction -> named output volumes) and a typed
+calibration of its post-processing. It never owns a training loop (`strokect.engine.fit`), a
+segment pipeline (`strokect.pipelines.segment`), a file reader, a CLI or a metric.
 
 Writing a method
 ----------------
@@ -12,33 +15,36 @@ Writing a method
     @dataclass
     class MyConfig(MethodConfig):
         lr: float = 1e-3           # paper default, overridable with --set lr=...
-        max_epochs: int = 100      # MethodConfig fields can take the paper's values too
-        patience: int | None = 10
+        threshold: float = 0.5     # fallback of the calibration below
+
+    @dataclass
+    class MyCalibration:
+        threshold: float = 0.5     # chosen on cross-validation predictions
 
     class MyMethod(Method):
         name = "mine"
         config_cls = MyConfig
-        monitor, monitor_mode = "val_loss", "min"
-        preprocessing = ("skull_strip", "zscore")
+        calibration_cls = MyCalibration
+        inference_options = ("threshold",)   # what `strokect segment --set` may change
+        reference_roles = {"mask": "core"}   # output -> dataset mask role it is scored against
 
-        def build_networks(self):
-            return {"net": MyNet()}
-
-        def build_optimizers(self, networks):
-            return {"opt": torch.optim.Adam(networks["net"].parameters(), lr=self.config.lr)}
-
-        def training_step(self, batch, networks, optimizers, ctx):
-            loss = loss_fn(networks["net"](batch["x"]), batch["y"])
-            ctx.backward_step(loss, optimizers["opt"])    # zero_grad, backward, step (AMP-aware)
-            return {"loss": loss.item()}
-
-        def validation_step(self, batch, networks, ctx):
-            loss = loss_fn(networks["net"](batch["x"]), batch["y"])
-            return {"val_loss": loss.item(), "n": len(batch["x"])}
-
-        def train_data(self, cases, ctx): ...   # iterable of batches; see strokect.engine.make_loader
+        # training half
+        def build_networks(self): return {"net": MyNet()}
+        def build_optimizers(self, networks): ...
+        def training_step(self, batch, networks, optimizers, ctx): ...
+        def validation_step(self, batch, networks, ctx): ...
+        def train_data(self, cases, ctx): ...   # see strokect.data.make_loader
         def val_data(self, cases, ctx): ...
+
+        # inference half
+        def input_roles(self): return InputRoles(required=("ncct",))
+        def prepare(self, volumes): return Prepared(image=..., grid=volumes["ncct"], ...)
         def predictor(self, networks): return lambda x: torch.sigmoid(networks["net"](x))
+        def finalize(self, prepared, combined, calibration):
+            prob = combined[0]
+            return {"mask": output_volume(prepared.grid, prob >= calibration.threshold, "mask"),
+                    "probability": output_volume(prepared.grid, prob, "probability")}
+        def calibration_grid(self): return {"threshold": [0.1, 0.2, ..., 0.9]}
 
 Training patterns covered (see ``docs/engine.md``): a GAN steps its discriminator and generator
 optimizers alternately inside one ``training_step`` (fu2bl); patch CNN ensembles are one network per
@@ -55,27 +61,62 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import json
-import types
-import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
-from strokect.errors import InputError
+from strokect.config import config_from_dict, config_to_dict
+from strokect.inference.predict import InferencePlan, mean_and_variance
+from strokect.inference.prepared import Prepared
+from strokect.inference.search import Objective
+from strokect.io.volume import Volume
 
 __all__ = [
+    "OUTPUT_KINDS",
+    "InputRoles",
     "Method",
     "MethodConfig",
     "TrainContext",
-    "config_from_dict",
-    "config_to_dict",
-    "resolve_config",
+    "output_volume",
 ]
+
+#: What a named output of `Method.finalize` is (``Volume.metadata["kind"]``).
+OUTPUT_KINDS = ("mask", "probability", "uncertainty", "map", "image")
+
+
+@dataclass(frozen=True)
+class InputRoles:
+    """Image roles a method reads: ``required`` must all be given, ``optional`` are used if given."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (*self.required, *self.optional)
+
+
+def output_volume(grid: Volume, array: np.ndarray, kind: str, **metadata: Any) -> Volume:
+    """A named output of `Method.finalize` on ``grid`` (masks become uint8).
+
+    Parameters
+    ----------
+    grid : Volume
+        `Prepared.grid` (its geometry and source header are kept).
+    array : ndarray (Z, Y, X)
+    kind : one of `OUTPUT_KINDS`
+        ``"mask"`` outputs get a row in the volumes table (mL).
+    """
+    if kind not in OUTPUT_KINDS:
+        raise ValueError(f"output kind must be one of {', '.join(OUTPUT_KINDS)}; got {kind!r}")
+    array = np.asarray(array)
+    array = (array > 0).astype(np.uint8) if kind == "mask" else array.astype(np.float32)
+    return grid.with_array(array, kind=kind, **metadata)
 
 
 @dataclass
@@ -171,17 +212,30 @@ class Method(abc.ABC):
         Whether lower or higher ``monitor`` is better.
     preprocessing : tuple of str
         Names of the preprocessing steps the method's inputs need, in order (documentation and
-        reports; the data hooks apply them).
+        reports; ``prepare`` applies them and records them in `Prepared.history`).
     scheduler_interval : {"epoch", "step"}
         When the engine steps the schedulers of `build_schedulers`.
+    primary_output : str
+        The output `strokect evaluate` scores unless told otherwise.
+    reference_roles : dict
+        Output name -> the dataset mask role it is compared with (e.g. ``{"mask": "core"}``).
+    inference_options : tuple of str
+        Config keys ``strokect segment --set`` may change (others must match the weights).
+    calibration_cls : dataclass type or None
+        The typed calibration: post-processing parameters chosen on cross-validation
+        predictions, saved in checkpoints and read back by ``segment``.
 
     Instance attributes
     -------------------
     config : MethodConfig
         The resolved configuration.
+    calibration : calibration_cls instance or None
+        The calibration restored from a checkpoint (None: `default_calibration` applies).
+    calibration_info : dict
+        How the calibration was chosen (search, objective, cross-validated scores).
     extra : dict
-        JSON-like values saved in every checkpoint and restored on load (e.g. the channels used,
-        the post-processing threshold chosen by cross-validation). Tensors are allowed.
+        JSON-like values saved in every checkpoint and restored on load (e.g. the channels
+        used). Tensors are allowed.
     """
 
     name: ClassVar[str] = ""
@@ -190,6 +244,10 @@ class Method(abc.ABC):
     monitor_mode: ClassVar[str] = "min"
     preprocessing: ClassVar[tuple[str, ...]] = ()
     scheduler_interval: ClassVar[str] = "epoch"
+    primary_output: ClassVar[str] = "mask"
+    reference_roles: ClassVar[dict[str, str]] = {}
+    inference_options: ClassVar[tuple[str, ...]] = ()
+    calibration_cls: ClassVar[type | None] = None
 
     def __init__(self, config: MethodConfig | None = None) -> None:
         if config is None:
@@ -201,6 +259,8 @@ class Method(abc.ABC):
             )
         self.config = config
         self.extra: dict[str, Any] = {}
+        self.calibration: Any = None
+        self.calibration_info: dict[str, Any] = {}
 
     # -- networks and optimization -------------------------------------------------------------
     @abc.abstractmethod
@@ -244,231 +304,91 @@ class Method(abc.ABC):
         """Return a re-iterable of validation batches (deterministic), sharded by ``ctx.rank``."""
         raise NotImplementedError(f"method {self.name!r} does not build validation data")
 
+    def training_roles(self) -> tuple[str, ...]:
+        """Roles every training case must have (checked before training starts).
+
+        Default: the required inputs and the reference mask of the primary output. A method
+        trained without masks (e.g. an unsupervised GAN) or on generated data overrides it.
+        """
+        label = self.reference_roles.get(self.primary_output)
+        return (*self.input_roles().required, *((label,) if label else ()))
+
     # -- inference -----------------------------------------------------------------------------
+    def input_roles(self) -> InputRoles:
+        """Image roles the configured method reads (e.g. from ``config.modalities``)."""
+        raise NotImplementedError(f"method {self.name!r} does not define its input roles")
+
+    def prepare(self, volumes: Mapping[str, Volume]) -> Prepared:
+        """Turn one case's images (role -> 3D `Volume`, CT in HU) into network input.
+
+        Must raise `InputError` (one line naming the role) for inputs it cannot use.
+        """
+        raise NotImplementedError(f"method {self.name!r} does not prepare inputs")
+
+    def prepare_case(self, case: Any, *, cache_dir: Path | None = None) -> Prepared:
+        """`prepare` for a `strokect.data.Case`, with its reference mask as ``label`` when present.
+
+        The reference mask is the dataset role of `reference_roles` for the primary output. A
+        method may override this to cache prepared cases in ``cache_dir``.
+        """
+        volumes = {role: case.load(role) for role in self.input_roles().required}
+        for role in self.input_roles().optional:
+            if role in case.images:
+                volumes[role] = case.load(role)
+        prepared = self.prepare(volumes)
+        prepared.case_id = case.case_id
+        label_role = self.reference_roles.get(self.primary_output)
+        if label_role is not None and label_role in case.masks:
+            from strokect.io.checks import check_same_geometry
+
+            label = case.load(label_role)
+            check_same_geometry({"image": prepared.grid, label_role: label})
+            prepared.label = (label.array > 0).astype(np.uint8)
+        return prepared
+
+    def inference_plan(self) -> InferencePlan:
+        """How the pipeline runs the predictor (padding, tiles, MC passes, batch size)."""
+        return InferencePlan()
+
     @abc.abstractmethod
     def predictor(self, networks: Networks) -> Callable[[torch.Tensor], torch.Tensor]:
-        """Return ``f(x) -> y`` mapping an input batch to output maps (e.g. probabilities).
+        """Return ``f(x) -> y`` mapping a batch of slices ``(B, C, H, W)`` to maps ``(B, K, H, W)``.
 
-        Shapes are method-defined (e.g. ``(B, C, H, W) -> (B, K, H, W)``) so that
-        :mod:`strokect.inference` can slide, MC-sample or ensemble it.
+        May return a `strokect.inference.StagedPredictor` so that Monte-Carlo passes reuse the
+        deterministic part of the network.
         """
 
-    # -- after k-fold training -----------------------------------------------------------------
-    def after_cross_validation(
-        self, run_dir: Path, *, splits: list[dict], cases: dict, cache_dir: Path | None = None
-    ) -> dict | None:
-        """Optional step once every fold of ``strokect train`` has its ``model.pt``.
+    def combine(self, samples: torch.Tensor, n_members: int) -> torch.Tensor:
+        """Reduce ensemble samples ``(S, B, K, H, W)`` (member-major) to ``(B, K', H, W)``.
 
-        ``splits`` are the saved folds, ``cases`` maps case id -> `Case`. A method uses it for
-        whatever needs all cross-validation models, e.g. `clerigues` grid-searches its
-        post-processing on the validation predictions and stores it in the checkpoints. Returns a
-        JSON-able summary, or None (the default: nothing to do).
+        Default: mean then variance over all samples (`strokect.inference.mean_and_variance`).
+        A method may combine differently (e.g. keep one channel per member, to apply a cut-off
+        per member in `finalize`).
         """
+        return mean_and_variance(samples, n_members)
+
+    def finalize(
+        self, prepared: Prepared, combined: np.ndarray, calibration: Any
+    ) -> dict[str, Volume]:
+        """Named output volumes (see `output_volume`) from the combined prediction ``(K', Z, Y, X)``."""
+        raise NotImplementedError(f"method {self.name!r} does not finalize predictions")
+
+    # -- calibration ---------------------------------------------------------------------------
+    def default_calibration(self) -> Any:
+        """The calibration used when a checkpoint holds none (paper values from the config)."""
+        if self.calibration_cls is None:
+            return None
+        names = {f.name for f in dataclasses.fields(self.calibration_cls)}
+        values = {k: v for k, v in config_to_dict(self.config).items() if k in names}
+        return config_from_dict(self.calibration_cls, values, source=f"{self.name} config")
+
+    def calibration_grid(self) -> dict[str, Sequence[Any]] | None:
+        """Candidate values per calibration field for the search after cross-validation, or None."""
         return None
+
+    def calibration_objective(self) -> Objective:
+        """How the search ranks the grid (default: mean Dice of the primary output)."""
+        return Objective((("dice", "max"),))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, config={self.config!r})"
-
-
-# ------------------------------------------------------------------------------------------------
-# configuration: dataclass <-> dict, files, --set overrides, strict type checking
-
-
-def config_to_dict(config: MethodConfig) -> dict[str, Any]:
-    """Plain JSON-able dict of a config dataclass (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
-
-
-def _is_optional(tp: Any) -> bool:
-    return type(None) in typing.get_args(tp) and _is_union(tp)
-
-
-def _is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in (typing.Union, types.UnionType)
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Check/convert an already-parsed value (from JSON/YAML or `_parse_text`) against ``tp``."""
-    origin = typing.get_origin(tp)
-    bad = InputError(f"config key {key!r}: expected {_type_name(tp)}, got {value!r}")
-    if tp is Any:
-        return value
-    if _is_union(tp):
-        if value is None and type(None) in typing.get_args(tp):
-            return None
-        for arg in typing.get_args(tp):
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key)
-            except InputError:
-                continue
-        raise bad
-    if origin is typing.Literal:
-        if value in typing.get_args(tp):
-            return value
-        raise bad
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise bad
-        args = typing.get_args(tp)
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(args) != len(value):
-                raise bad
-            return tuple(_coerce(v, a, key) for v, a in zip(value, args))
-        item = args[0] if args else Any
-        items = [_coerce(v, item, key) for v in value]
-        return tuple(items) if origin is tuple else items
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise bad
-        return dict(value)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise bad
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise bad
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise bad
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise bad
-    if isinstance(tp, type) and isinstance(value, tp):
-        return value
-    raise bad
-
-
-def _wants_sequence(tp: Any) -> bool:
-    if _is_union(tp):
-        return any(_wants_sequence(a) for a in typing.get_args(tp) if a is not type(None))
-    return typing.get_origin(tp) in (tuple, list)
-
-
-def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _parse_text(text: str, tp: Any) -> Any:
-    """Parse the value of a ``--set key=value`` override for a field of type ``tp``."""
-    if tp is str or (_is_optional(tp) and str in typing.get_args(tp)):
-        if _is_optional(tp) and text.lower() in ("none", "null"):
-            return None
-        return text
-    lowered = text.strip().lower()
-    if lowered in ("none", "null"):
-        return None
-    if lowered in ("true", "yes", "on"):
-        return True
-    if lowered in ("false", "no", "off"):
-        return False
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    if "," in text:  # a,b,c -> list of parsed items
-        return [_parse_text(part.strip(), Any) for part in text.split(",") if part.strip()]
-    return text
-
-
-def config_from_dict(cls: type[MethodConfig], values: Mapping[str, Any], *, source: str = "config"):
-    """Build ``cls`` from a dict, refusing unknown keys and values of the wrong type.
-
-    Raises
-    ------
-    InputError
-        Naming the unknown key (and the known ones) or the key whose value has the wrong type.
-    """
-    types_ = _field_types(cls)
-    unknown = sorted(set(values) - set(types_))
-    if unknown:
-        raise InputError(
-            f"{source}: unknown key(s) {', '.join(unknown)} for {cls.__name__}; "
-            f"known keys: {', '.join(sorted(types_))}"
-        )
-    kwargs = {key: _coerce(value, types_[key], key) for key, value in values.items()}
-    return cls(**kwargs)
-
-
-def _read_config_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError as exc:  # pragma: no cover - PyYAML is normally present
-            raise InputError(f"reading {path} needs PyYAML; use a .json config instead") from exc
-        data = yaml.safe_load(text)
-    elif path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"config file {path} is not valid JSON: {exc}") from exc
-    else:
-        raise InputError(f"config file {path} must end in .json, .yaml or .yml")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InputError(f"config file {path} must hold a mapping of key: value")
-    return data
-
-
-def resolve_config(
-    cls: type[MethodConfig],
-    file: str | Path | None = None,
-    overrides: Sequence[str] = (),
-) -> MethodConfig:
-    """Paper defaults of ``cls``, then the keys of ``file`` (YAML/JSON), then ``key=value`` overrides.
-
-    Parameters
-    ----------
-    cls : type[MethodConfig]
-        The method's config dataclass.
-    file : path, optional
-        A ``.json``, ``.yaml`` or ``.yml`` file holding a mapping of field names to values.
-    overrides : sequence of str
-        ``"key=value"`` strings (``--set``), applied last. Values are parsed as JSON where
-        possible (``3``, ``0.5``, ``[64, 64]``), ``true/false``, ``none``, or comma lists.
-
-    Returns
-    -------
-    MethodConfig
-        An instance of ``cls``; every value type-checked against the dataclass fields.
-
-    Raises
-    ------
-    InputError
-        An unknown key, a malformed override or a value of the wrong type (one-line message).
-    """
-    values: dict[str, Any] = config_to_dict(cls())
-    if file is not None:
-        values.update(_read_config_file(Path(file)))
-    types_ = _field_types(cls)
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InputError(f"--set expects key=value, got {item!r}")
-        if key not in types_:
-            raise InputError(
-                f"--set {item}: unknown key {key!r} for {cls.__name__}; "
-                f"known keys: {', '.join(sorted(types_))}"
-            )
-        value = _parse_text(text, types_[key])
-        if _wants_sequence(types_[key]) and not isinstance(value, (list, type(None))):
-            value = [value]  # --set channels=ct -> ("ct",)
-        values[key] = value
-    return config_from_dict(cls, values, source=str(file) if file else "config")

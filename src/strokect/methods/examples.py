@@ -1,7 +1,9 @@
 """Two tiny example methods that show the `Method` protocol fits every paper's training pattern.
 
-They are not registered for users (not in `strokect.methods.registry.METHODS`); tests and the
-engine documentation use them, and they are the shortest templates for a new method.
+They are not registered for users (not in `strokect.methods.registry.METHODS`); tests register
+them to show that a method is a plug-in of both the engine (``strokect train``) and the segment
+pipeline (``strokect segment``) with no change to any shared file, and they are the shortest
+templates for a new method. Both read one NCCT (``--input ncct=...``).
 
 * `ToyAdversarial` — the fu2bl pattern (van Voorst et al., AJNR 2022): a generator predicts a
   difference map D, the generated baseline is ``follow_up - D``; a discriminator tells real from
@@ -12,26 +14,55 @@ engine documentation use them, and they are the shortest templates for a new met
   produces a pseudo image from the inputs, a segmentation network reads inputs + pseudo image;
   one combined loss ``L_s + alpha * L_g`` trains both through one optimizer.
 
-Both build synthetic data (one sample set per case, seeded by the case's position), so they train
-in seconds on a CPU: squares brighter (follow-up minus baseline) or marked in a target image.
+Both build synthetic training data (one sample set per case, seeded by the case's position), so
+they train in seconds on a CPU: squares brighter (follow-up minus baseline) or marked in a target
+image. At inference they read a real NCCT (brain window [0, 100] HU scaled to [0, 1]) and return
+several named outputs: a signed difference map, a synthesized baseline and a mask (adversarial);
+a mask, its probability and uncertainty and the synthesized image (end to end), whose threshold
+is calibrated on the cross-validation predictions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
-from strokect.engine.distributed import make_loader
-from strokect.methods.base import Method, MethodConfig, TrainContext
+from strokect.data.loader import make_loader
+from strokect.inference.predict import InferencePlan
+from strokect.inference.prepared import Prepared
+from strokect.io.volume import Volume
+from strokect.methods.base import InputRoles, Method, MethodConfig, TrainContext, output_volume
 from strokect.nn.mc_dropout import MCDropout
 
-__all__ = ["ToyAdversarial", "ToyAdversarialConfig", "ToyEndToEnd", "ToyEndToEndConfig"]
+__all__ = [
+    "ToyAdversarial",
+    "ToyAdversarialConfig",
+    "ToyEndToEnd",
+    "ToyEndToEndConfig",
+    "ToyThreshold",
+]
+
+
+@dataclass
+class ToyThreshold:
+    """The examples' calibration: one threshold."""
+
+    threshold: float = 0.5
+
+
+def _prepare_ncct(volumes: Mapping[str, Volume]) -> Prepared:
+    """One channel: the NCCT in the brain window [0, 100] HU scaled to [0, 1]."""
+    ncct = volumes["ncct"]
+    image = np.clip(ncct.array.astype(np.float32), 0.0, 100.0)[None] / 100.0
+    step = {"step": "hu_window", "window_hu": [0.0, 100.0], "scaled_to": [0.0, 1.0]}
+    return Prepared(image=image, grid=ncct, channels=["ncct"], history=[step])
 
 
 def _squares(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,15 +98,22 @@ class ToyAdversarialConfig(MethodConfig):
     size_px: int = 16
     samples_per_case: int = 4
     width: int = 8
+    threshold: float = 0.25
 
 
 class ToyAdversarial(Method):
-    """Generator + discriminator with two optimizers stepped alternately in one training step."""
+    """Generator + discriminator with two optimizers stepped alternately in one training step.
+
+    Inference (the fu2bl pattern): the generator's difference map D of a follow-up NCCT, the
+    synthesized baseline ``follow-up - D`` and the lesion mask ``D >= threshold``.
+    """
 
     name = "toy-adversarial"
     config_cls = ToyAdversarialConfig
     monitor, monitor_mode = "val_l1", "min"
     preprocessing = ("hu_window",)
+    primary_output = "lesion"
+    calibration_cls = ToyThreshold
 
     def build_networks(self) -> dict[str, nn.Module]:
         c = self.config
@@ -139,6 +177,24 @@ class ToyAdversarial(Method):
         gen = networks["generator"]
         return lambda x: gen(x)  # the difference map D
 
+    def input_roles(self) -> InputRoles:
+        return InputRoles(required=("ncct",))
+
+    def training_roles(self) -> tuple[str, ...]:
+        return ()  # trains on generated squares
+
+    def prepare(self, volumes):
+        return _prepare_ncct(volumes)
+
+    def finalize(self, prepared, combined, calibration):
+        diff = combined[0]  # mean D over the ensemble (channel 1 is its variance)
+        grid = prepared.grid
+        return {
+            "lesion": output_volume(grid, diff >= calibration.threshold, "mask"),
+            "difference": output_volume(grid, diff, "map", unit="window fraction"),
+            "baseline": output_volume(grid, prepared.image[0] - diff, "image"),
+        }
+
 
 # ---------------------------------------------------------------------------------------------
 @dataclass
@@ -154,15 +210,26 @@ class ToyEndToEndConfig(MethodConfig):
     size_px: int = 16
     samples_per_case: int = 4
     width: int = 8
+    mc_passes: int = 2
+    threshold: float = 0.5
 
 
 class ToyEndToEnd(Method):
-    """Synthesis network + segmentation network trained end to end with one combined loss."""
+    """Synthesis network + segmentation network trained end to end with one combined loss.
+
+    Inference (the pseudodwi pattern): lesion probability (mean over members x MC passes), its
+    variance, the synthesized image, and the mask at a threshold calibrated on the
+    cross-validation predictions against the dataset's ``core`` masks.
+    """
 
     name = "toy-end-to-end"
     config_cls = ToyEndToEndConfig
     monitor, monitor_mode = "val_dice", "max"
-    preprocessing = ("zscore",)
+    preprocessing = ("hu_window",)
+    primary_output = "mask"
+    reference_roles: ClassVar[dict[str, str]] = {"mask": "core"}
+    calibration_cls = ToyThreshold
+    inference_options = ("mc_passes",)
 
     def build_networks(self) -> dict[str, nn.Module]:
         c = self.config
@@ -209,7 +276,33 @@ class ToyEndToEnd(Method):
         return make_loader(ds, ctx, batch_size=self.config.batch_size, shuffle=False)
 
     def predictor(self, networks):
-        def predict(x: torch.Tensor) -> torch.Tensor:
-            return torch.sigmoid(self._forward(x, networks)[1])
+        def predict(x: torch.Tensor) -> torch.Tensor:  # (B, 2, H, W): probability, pseudo image
+            pseudo, logits = self._forward(x, networks)
+            return torch.cat([torch.sigmoid(logits), pseudo], dim=1)
 
         return predict
+
+    def input_roles(self) -> InputRoles:
+        return InputRoles(required=("ncct",))
+
+    def training_roles(self) -> tuple[str, ...]:
+        return ()  # trains on generated squares
+
+    def prepare(self, volumes):
+        return _prepare_ncct(volumes)
+
+    def inference_plan(self) -> InferencePlan:
+        return InferencePlan(mc_passes=self.config.mc_passes)
+
+    def finalize(self, prepared, combined, calibration):
+        prob, pseudo, prob_var = combined[0], combined[1], combined[2]  # means, then variances
+        grid = prepared.grid
+        return {
+            "mask": output_volume(grid, prob >= calibration.threshold, "mask"),
+            "probability": output_volume(grid, prob, "probability"),
+            "uncertainty": output_volume(grid, prob_var, "uncertainty"),
+            "synthesized": output_volume(grid, pseudo, "image"),
+        }
+
+    def calibration_grid(self):
+        return {"threshold": (0.3, 0.5, 0.7)}

@@ -58,6 +58,10 @@ class AsymmetricResUNet(nn.Module):
     (rate ``dropout``) follow the blocks of the ``n_dropout_levels`` deepest levels, encoder and
     decoder; they can stay active at prediction for Monte-Carlo uncertainty filtering.
 
+    ``forward(x) == forward_suffix(forward_prefix(x))``: the prefix (stem and encoder levels up to
+    the block before the first MC-dropout layer) draws no random numbers, so Monte-Carlo passes
+    can compute it once and run only the suffix per pass, with bit-identical samples.
+
     Parameters
     ----------
     in_channels : int
@@ -115,14 +119,32 @@ class AsymmetricResUNet(nn.Module):
             spatial_dims, filters[0], out_channels, kernel_size=1, conv_only=True
         )
         self.divisor = 2 ** (n_levels - 1)
+        drops = [i for i, d in enumerate(self.enc_drop) if isinstance(d, MCDropout)]
+        self.split_level = drops[0] if drops else n_levels - 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, out_channels, *spatial)`` for input ``(B, in_channels, *spatial)``."""
+        return self.forward_suffix(self.forward_prefix(x))
+
+    def forward_prefix(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Deterministic part: stem, encoder levels, and the block of ``split_level`` (before
+        its MC dropout). Returns the features and the long-connection skips so far."""
         _check_divisible(x.shape[2:], self.divisor)
         h = self.stem(x)
-        skips = []
-        for level in range(self.n_levels):
+        skips: list[torch.Tensor] = []
+        for level in range(self.split_level):
             h = self.enc_drop[level](self.encoders[level](h))
+            skips.append(h)
+            h = self.downs[level](h)
+        return self.encoders[self.split_level](h), skips
+
+    def forward_suffix(self, state: tuple[torch.Tensor, list[torch.Tensor]]) -> torch.Tensor:
+        """The rest of `forward` from the output of `forward_prefix` (every MC-dropout layer)."""
+        h, skips = state[0], list(state[1])
+        for level in range(self.split_level, self.n_levels):
+            if level > self.split_level:
+                h = self.encoders[level](h)
+            h = self.enc_drop[level](h)
             if level < self.n_levels - 1:
                 skips.append(h)
                 h = self.downs[level](h)

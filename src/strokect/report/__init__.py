@@ -9,7 +9,7 @@ from strokect.report.figures import (
     overlay_mosaic,
     volume_scatter_figure,
 )
-from strokect.report.pipeline import evaluate_folders
+from strokect.report.pipeline import evaluate_cases, evaluate_folders
 
 __all__ = [
     "CaseFiles",
@@ -18,6 +18,7 @@ __all__ = [
     "case_id_from_path",
     "dice_figure",
     "evaluate_case",
+    "evaluate_cases",
     "evaluate_folders",
     "figure_to_png_base64",
     "match_cases",

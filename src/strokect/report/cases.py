@@ -23,7 +23,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-IMAGE_EXTENSIONS: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+from strokect.io.readwrite import IMAGE_SUFFIXES, image_suffix
+
+IMAGE_EXTENSIONS: tuple[str, ...] = IMAGE_SUFFIXES
 ROLE_SUFFIXES: tuple[str, ...] = (
     "pred", "prediction", "seg", "segmentation", "mask", "label", "labels", "lesion", "infarct", "core", "ref",
     "reference", "gt", "groundtruth", "ct", "ncct", "image", "img",
@@ -33,8 +35,7 @@ _SUFFIX_RE = re.compile(r"[_.\-](?:" + "|".join(ROLE_SUFFIXES) + r")$")
 
 def image_extension(path: Path) -> str | None:
     """The recognised image extension of ``path`` (lower case), or None."""
-    name = path.name.lower()
-    return next((ext for ext in IMAGE_EXTENSIONS if name.endswith(ext)), None)
+    return image_suffix(path)
 
 
 def case_id_from_path(path: str | Path) -> str:

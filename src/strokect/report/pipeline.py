@@ -96,23 +96,48 @@ def evaluate_folders(
     large_lesion_ml: float = 10.0,
     overwrite: bool = False,
 ) -> EvaluationOutputs:
-    """Evaluate every matched case and write ``per_case.csv``, ``summary.json``, ``report.html``.
+    """Evaluate folders of mask files, matched by case id (rules in :mod:`strokect.report.cases`).
+
+    See `evaluate_cases` for the outputs; ``image_dir`` is an optional folder of CT images (HU)
+    for the overlays, matched by the same rules.
+    """
+    cases = match_cases(pred_dir, ref_dir, image_dir=image_dir)
+    settings = {"pred": str(pred_dir), "ref": str(ref_dir), "image": str(image_dir or "none")}
+    return evaluate_cases(
+        cases,
+        out_dir=out_dir,
+        settings=settings,
+        groups_ml=groups_ml,
+        large_lesion_ml=large_lesion_ml,
+        overwrite=overwrite,
+    )
+
+
+def evaluate_cases(
+    cases: Sequence[CaseFiles],
+    *,
+    out_dir: str | Path,
+    settings: dict[str, str],
+    groups_ml: Sequence[float] = (10.0, 50.0),
+    large_lesion_ml: float = 10.0,
+    overwrite: bool = False,
+) -> EvaluationOutputs:
+    """Evaluate every case and write ``per_case.csv``, ``summary.json``, ``report.html``.
 
     Parameters
     ----------
-    pred_dir, ref_dir
-        Folders of binary prediction and reference masks (NIfTI/NRRD/MHA), matched by case id
-        (rules in :mod:`strokect.report.cases`).
+    cases
+        Prediction / reference (/ image) files per case; a case with a ``problem`` is reported,
+        not evaluated.
     out_dir
         Output folder (created; refused when not empty unless ``overwrite``).
-    image_dir
-        Optional folder of CT images (HU) for the overlays, matched by the same rules.
+    settings
+        What was compared (shown in the report and ``summary.json``).
     groups_ml
         Reference-volume group edges in mL (default 10, 50).
     large_lesion_ml
         Threshold of the "reference > X mL" subgroup.
     """
-    cases = match_cases(pred_dir, ref_dir, image_dir=image_dir)
     out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
     records = []
     for i, case in enumerate(cases, 1):
@@ -120,10 +145,7 @@ def evaluate_folders(
         records.append(evaluate_case(case))
     ok = [r for r in records if r["status"] == "ok"]
     summary = summarize_evaluation(ok, groups_ml=groups_ml, large_lesion_ml=large_lesion_ml)
-    settings = {
-        "pred": str(pred_dir), "ref": str(ref_dir), "image": str(image_dir) if image_dir else "none",
-        "groups_ml": ", ".join(f"{g:g}" for g in groups_ml),
-    }  # fmt: skip
+    settings = {**settings, "groups_ml": ", ".join(f"{g:g}" for g in groups_ml)}
     problems = [
         {"case_id": r["case_id"], "message": r["message"]} for r in records if r["status"] != "ok"
     ]

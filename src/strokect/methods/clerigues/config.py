@@ -7,12 +7,39 @@ from dataclasses import dataclass
 from strokect.errors import InputError
 from strokect.methods.base import MethodConfig
 
-__all__ = ["ALL_MODALITIES", "PERFUSION_MAPS", "CleriguesConfig"]
+__all__ = [
+    "ALL_MODALITIES",
+    "PAPER_MIN_SIZES_VOXELS",
+    "PAPER_THRESHOLDS",
+    "PERFUSION_MAPS",
+    "CleriguesCalibration",
+    "CleriguesConfig",
+]
 
 #: The five inputs of the paper, in channel order.
 ALL_MODALITIES: tuple[str, ...] = ("ct", "cbf", "cbv", "mtt", "tmax")
 #: Perfusion maps whose sum defines the brain mask.
 PERFUSION_MAPS: tuple[str, ...] = ("cbf", "cbv", "mtt", "tmax")
+#: The paper's grid for T (sec. 4: 0.1 to 0.9 in steps of 0.1) ...
+PAPER_THRESHOLDS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(1, 10))
+#: ... and for S_min in voxels.
+PAPER_MIN_SIZES_VOXELS: tuple[int, ...] = (10, 50, 100, 200, 300, 500)
+
+
+@dataclass
+class CleriguesCalibration:
+    """Post-processing chosen on the cross-validation predictions (paper sec. 4).
+
+    Attributes
+    ----------
+    threshold : float
+        T: voxels with mean lesion probability >= T are lesion (paper result 0.2).
+    min_size_vox : int
+        S_min: connected components (face connectivity) smaller than this are removed (paper 200).
+    """
+
+    threshold: float = 0.2
+    min_size_vox: int = 200
 
 
 @dataclass
@@ -44,13 +71,19 @@ class CleriguesConfig(MethodConfig):
         Elastic deformation of repeated lesion patches (paper: 2.5 and 0.12; see
         `strokect.data.patches` for our reading of them).
     mc_passes : int
-        Forward passes with dropout active at prediction (paper: 3).
+        Forward passes per model with dropout active at prediction (paper: 3); 0 turns dropout
+        off (one deterministic pass per model).
+    tile_size : int or None
+        None: predict whole slices (padded to a multiple of 2**(n_levels-1)); an int: square
+        tiles of that side on a grid with ``overlap`` (the paper's 64x64 patches).
     overlap : float
-        Overlap of the prediction patch grid (paper: "a degree of overlap"; ours 0.5).
-    threshold : float
-        Probability threshold T (paper cross-validation result: 0.2).
-    min_size_vox : int
-        S_min: connected components smaller than this many voxels are removed (paper: 200).
+        Overlap of the prediction tiles (paper: "a degree of overlap"; ours 0.5).
+    predict_batch_size : int
+        Slices per network call at prediction (1: fastest and leanest on a CPU, measured in
+        ``benchmarks/RESULTS.md``; larger batches can pay on a GPU).
+    threshold, min_size_vox : float, int
+        Fallback T and S_min for checkpoints without a cross-validated `CleriguesCalibration`
+        (paper result: 0.2 and 200).
     """
 
     max_epochs: int = 100
@@ -69,7 +102,9 @@ class CleriguesConfig(MethodConfig):
     elastic_alpha: float = 2.5
     elastic_gamma: float = 0.12
     mc_passes: int = 3
+    tile_size: int | None = None
     overlap: float = 0.5
+    predict_batch_size: int = 1
     threshold: float = 0.2
     min_size_vox: int = 200
 
@@ -87,6 +122,14 @@ class CleriguesConfig(MethodConfig):
             )
         if self.patch_size % 2 ** (self.n_levels - 1):
             raise InputError(f"patch_size {self.patch_size} must be divisible by 2**(n_levels-1)")
+        if self.tile_size is not None and self.tile_size % 2 ** (self.n_levels - 1):
+            raise InputError(f"tile_size {self.tile_size} must be divisible by 2**(n_levels-1)")
+        if self.predict_batch_size < 1:
+            raise InputError(f"predict_batch_size must be >= 1; got {self.predict_batch_size}")
+        if self.mc_passes < 0:
+            raise InputError(f"mc_passes must be >= 0 (0: dropout off); got {self.mc_passes}")
+        if not 0 <= self.overlap < 1:
+            raise InputError(f"overlap must be in [0, 1); got {self.overlap}")
 
     @property
     def channels(self) -> list[str]:

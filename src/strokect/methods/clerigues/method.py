@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from strokect.data.loader import make_loader
 from strokect.data.patches import extract_patches, plan_patches, sample_elastic_params
-from strokect.engine.distributed import make_loader
+from strokect.inference.postprocess import postprocess
+from strokect.inference.predict import InferencePlan
+from strokect.inference.prepared import Prepared
+from strokect.inference.sampling import StagedPredictor
+from strokect.inference.search import Objective
+from strokect.io.volume import Volume
 from strokect.losses import GeneralizedDiceCELoss
-from strokect.methods.base import Method, TrainContext
-from strokect.methods.clerigues.config import CleriguesConfig
-from strokect.methods.clerigues.preprocessing import PreparedCase, prepare_case
+from strokect.methods.base import InputRoles, Method, TrainContext, output_volume
+from strokect.methods.clerigues.config import (
+    PAPER_MIN_SIZES_VOXELS,
+    PAPER_THRESHOLDS,
+    CleriguesCalibration,
+    CleriguesConfig,
+)
+from strokect.methods.clerigues.preprocessing import prepare_case, prepare_volumes
 from strokect.nn.resunet import AsymmetricResUNet
 
 __all__ = ["CleriguesMethod", "patch_dataset"]
@@ -24,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def patch_dataset(
-    cases: Sequence[PreparedCase], config: CleriguesConfig, *, seed: int
+    cases: Sequence[Prepared], config: CleriguesConfig, *, seed: int
 ) -> TensorDataset:
     """Balanced training patches of ``cases`` (sec. 3.1 of the paper) as a ``TensorDataset``.
 
@@ -38,7 +49,7 @@ def patch_dataset(
             raise ValueError(f"case {case.case_id} has no core mask: cannot train on it")
         rng = np.random.default_rng([seed, i])
         plan = plan_patches(
-            case.label, case.brain, n_patches=config.patches_per_case, patch_size=size, rng=rng
+            case.label, case.roi, n_patches=config.patches_per_case, patch_size=size, rng=rng
         )
         elastic = [
             sample_elastic_params(rng, size, alpha=config.elastic_alpha, gamma=config.elastic_gamma)
@@ -58,6 +69,8 @@ class CleriguesMethod(Method):
     Clèrigues A, Valverde S, Bernal J, Freixenet J, Oliver A, Lladó X. Computers in Biology and
     Medicine 115 (2019) 103487. Training: balanced 64x64 patches, generalized Dice + cross-entropy,
     Adadelta, batch 64, early stopping (patience 10) on L1 + error rate of a patch validation set.
+    Inference: mean lesion probability over the ensemble x MC-dropout passes, threshold T and
+    minimum size S_min chosen on the cross-validation predictions (`CleriguesCalibration`).
     ``extra["channels"]`` (saved in checkpoints) lists the input channels.
     """
 
@@ -66,12 +79,16 @@ class CleriguesMethod(Method):
     monitor = "val_l1_plus_error"
     monitor_mode = "min"
     preprocessing = ("perfusion_skull_strip", "zscore_brain", "symmetric_modalities")
+    primary_output = "mask"
+    reference_roles: ClassVar[dict[str, str]] = {"mask": "core"}
+    inference_options = ("mc_passes", "tile_size", "overlap", "predict_batch_size")
+    calibration_cls = CleriguesCalibration
 
     def __init__(self, config: CleriguesConfig | None = None) -> None:
         super().__init__(config)
         self.extra["channels"] = list(self.config.channels)
         self.loss = GeneralizedDiceCELoss()
-        self._prepared: dict[str, PreparedCase] = {}
+        self._prepared: dict[str, Prepared] = {}
 
     @property
     def channels(self) -> list[str]:
@@ -118,50 +135,89 @@ class CleriguesMethod(Method):
         }
 
     # -- data ----------------------------------------------------------------------------------
-    def prepare(self, case: Any, ctx: TrainContext | None = None) -> PreparedCase:
-        """A `PreparedCase` for a `strokect.data.Case` (cached in memory and in ``ctx.cache_dir``)."""
-        if isinstance(case, PreparedCase):
-            if case.channels != self.channels:
-                raise ValueError(
-                    f"case {case.case_id} has channels {case.channels}, model wants {self.channels}"
-                )
-            return case
+    def _training_case(self, case: Any, ctx: TrainContext) -> Prepared:
+        """A prepared case for patch sampling, cached in memory and in ``ctx.cache_dir``."""
         if case.case_id not in self._prepared:
-            self._prepared[case.case_id] = prepare_case(
-                case,
-                modalities=self.config.modalities,
-                symmetric=self.config.symmetric,
-                cache_dir=ctx.cache_dir if ctx is not None else None,
-            )
+            self._prepared[case.case_id] = self.prepare_case(case, cache_dir=ctx.cache_dir)
         return self._prepared[case.case_id]
 
     def train_data(self, cases, ctx: TrainContext):
-        data = patch_dataset([self.prepare(c, ctx) for c in cases], self.config, seed=ctx.seed)
+        prepared = [self._training_case(c, ctx) for c in cases]
+        data = patch_dataset(prepared, self.config, seed=ctx.seed)
         log.info("clerigues: %d training patches from %d cases", len(data), len(cases))
         return make_loader(data, ctx, batch_size=self.config.batch_size, shuffle=True)
 
     def val_data(self, cases, ctx: TrainContext):
-        data = patch_dataset(
-            [self.prepare(c, ctx) for c in cases], self.config, seed=ctx.seed + 10_000
-        )
+        prepared = [self._training_case(c, ctx) for c in cases]
+        data = patch_dataset(prepared, self.config, seed=ctx.seed + 10_000)
         return make_loader(data, ctx, batch_size=max(self.config.batch_size, 256), shuffle=False)
 
-    def after_cross_validation(self, run_dir, *, splits, cases, cache_dir=None) -> dict:
-        """Hook of `strokect.engine.train_cross_validation` after k-fold training: choose T and
-        S_min on the cross-validation predictions and store them in the run's checkpoints
-        (`strokect.methods.clerigues.evaluation.cross_validate_postprocess`)."""
-        from strokect.methods.clerigues.evaluation import cross_validate_postprocess
-
-        return cross_validate_postprocess(run_dir, splits=splits, cases=cases, cache_dir=cache_dir)
-
     # -- inference -----------------------------------------------------------------------------
-    def predictor(
-        self, networks: Mapping[str, torch.nn.Module]
-    ) -> Callable[[torch.Tensor], torch.Tensor]:
-        """``x (B, C, H, W) -> lesion probability (B, 1, H, W)`` (softmax of the 2-class logits)."""
+    def input_roles(self) -> InputRoles:
+        return InputRoles(required=tuple(self.config.modalities))
+
+    def prepare(self, volumes: Mapping[str, Volume]) -> Prepared:
+        """Skull strip, z-score and symmetric modalities (`prepare_volumes`); checks channels."""
+        cfg = self.config
+        prepared = prepare_volumes(volumes, modalities=cfg.modalities, symmetric=cfg.symmetric)
+        self._check_channels(prepared)
+        return prepared
+
+    def prepare_case(self, case: Any, *, cache_dir=None) -> Prepared:
+        cfg = self.config
+        prepared = prepare_case(
+            case, modalities=cfg.modalities, symmetric=cfg.symmetric, cache_dir=cache_dir
+        )
+        self._check_channels(prepared)
+        return prepared
+
+    def _check_channels(self, prepared: Prepared) -> None:
+        if prepared.channels != self.channels:
+            raise ValueError(
+                f"prepared channels {prepared.channels} differ from the model's {self.channels}"
+            )
+
+    def inference_plan(self) -> InferencePlan:
+        cfg = self.config
+        return InferencePlan(
+            pad_multiple=2 ** (cfg.n_levels - 1),
+            tile_size=cfg.tile_size,
+            overlap=cfg.overlap,
+            mc_passes=cfg.mc_passes,
+            batch_size=cfg.predict_batch_size,
+        )
+
+    def predictor(self, networks: Mapping[str, torch.nn.Module]) -> StagedPredictor:
+        """``x (B, C, H, W) -> lesion probability (B, 1, H, W)`` (softmax of the 2-class logits),
+        split before the first MC-dropout layer (`AsymmetricResUNet.forward_prefix`)."""
         net = networks["net"]
+        return StagedPredictor(
+            net.forward_prefix, lambda state: torch.softmax(net.forward_suffix(state), 1)[:, 1:2]
+        )
 
-        def predict(x: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(net(x), 1)[:, 1:2]
+    def finalize(
+        self, prepared: Prepared, combined: np.ndarray, calibration: CleriguesCalibration
+    ) -> dict[str, Volume]:
+        """``mask`` (T, then S_min), ``probability`` (mean) and ``uncertainty`` (variance over
+        models x passes), all zero outside the brain."""
+        brain = prepared.roi
+        prob = combined[0] * brain
+        mask = postprocess(
+            prob, threshold=calibration.threshold, min_size_voxels=calibration.min_size_vox
+        )
+        grid = prepared.grid
+        return {
+            "mask": output_volume(grid, mask, "mask", label="core"),
+            "probability": output_volume(grid, prob, "probability"),
+            "uncertainty": output_volume(
+                grid, np.clip(combined[1], 0, None) * brain, "uncertainty"
+            ),
+        }
 
-        return predict
+    def calibration_grid(self) -> dict[str, tuple]:
+        """The paper's grid: T = 0.1..0.9, S_min in {10, 50, 100, 200, 300, 500} voxels."""
+        return {"threshold": PAPER_THRESHOLDS, "min_size_vox": PAPER_MIN_SIZES_VOXELS}
+
+    def calibration_objective(self) -> Objective:
+        """Dice and HD "jointly" (paper sec. 4): rank sum of mean Dice and mean HD."""
+        return Objective((("dice", "max"), ("hd_mm", "min")))

@@ -13,51 +13,30 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from strokect.errors import InputError
+from strokect.inference.prepared import Prepared
 from strokect.io.atomic import atomic_output
 from strokect.io.checks import check_same_geometry
+from strokect.io.digest import sha256_file
 from strokect.io.volume import Volume
 from strokect.methods.clerigues.config import PERFUSION_MAPS
 from strokect.preprocess.brain import perfusion_brain_mask
 from strokect.preprocess.intensity import zscore_in_mask
 from strokect.preprocess.symmetry import mirror, register_flipped
 
-__all__ = ["PreparedCase", "prepare_case", "prepare_volumes"]
+__all__ = ["prepare_case", "prepare_volumes"]
 
 log = logging.getLogger(__name__)
-_CACHE_VERSION = 1
-
-
-@dataclass
-class PreparedCase:
-    """A case ready for patch sampling or prediction.
-
-    Attributes
-    ----------
-    case_id : str
-    image : ndarray, shape (C, Z, Y, X), float32
-        Channels in ``channels`` order; zero outside the brain.
-    brain : ndarray, shape (Z, Y, X), uint8
-    label : ndarray, shape (Z, Y, X), uint8, or None
-        Core mask when known.
-    channels : list of str
-    """
-
-    case_id: str
-    image: np.ndarray
-    brain: np.ndarray
-    label: np.ndarray | None
-    channels: list[str]
+_CACHE_VERSION = 2
 
 
 def prepare_volumes(
     volumes: Mapping[str, Volume], *, modalities: Sequence[str], symmetric: bool = True
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+) -> Prepared:
     """Preprocess one case's images into network channels.
 
     Parameters
@@ -71,9 +50,9 @@ def prepare_volumes(
 
     Returns
     -------
-    image : ndarray (C, Z, Y, X) float32
-    brain : ndarray (Z, Y, X) uint8
-    channels : list of str
+    Prepared
+        ``image`` (C, Z, Y, X) float32, zero outside the brain; ``roi`` the brain mask; ``grid``
+        the first modality's volume; ``history`` the three steps with their parameters.
     """
     missing = [m for m in modalities if m not in volumes]
     if missing:
@@ -86,6 +65,10 @@ def prepare_volumes(
     brain = perfusion_brain_mask(maps).array.astype(bool)
     if not brain.any():
         raise InputError("the perfusion maps are zero everywhere: empty brain mask")
+    history = [
+        {"step": "perfusion_skull_strip", "maps": list(maps), "brain_voxels": int(brain.sum())},
+        {"step": "zscore_brain", "modalities": list(modalities)},
+    ]
     arrays = [zscore_in_mask(np.nan_to_num(used[m].array), brain) for m in modalities]
     channels = list(modalities)
     if symmetric:
@@ -99,7 +82,22 @@ def prepare_volumes(
             sym = mirror(ref.with_array(arr), symmetry).array * brain
             arrays.append(sym.astype(np.float32))
             channels.append(f"{m}_sym")
-    return np.stack(arrays).astype(np.float32), brain.astype(np.uint8), channels
+        history.append(
+            {
+                "step": "symmetric_modalities",
+                "registered_on": "ct" if "ct" in used else next(iter(maps)),
+                "plane_angle_deg": round(float(symmetry.plane.angle_deg), 3),
+                "plane_offset_mm": round(float(symmetry.plane.offset_mm), 3),
+                "cost": round(float(symmetry.cost), 3),
+            }
+        )
+    return Prepared(
+        image=np.stack(arrays).astype(np.float32),
+        grid=used[modalities[0]],
+        channels=channels,
+        roi=brain,
+        history=history,
+    )
 
 
 def _register_in_plane(ref: Volume):
@@ -120,18 +118,10 @@ def _register_in_plane(ref: Volume):
     )
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _cache_key(case, modalities: Sequence[str], symmetric: bool, label_role: str) -> str:
-    files = {m: _file_digest(Path(case.path(m))) for m in modalities}
+    files = {m: sha256_file(Path(case.path(m))) for m in modalities}
     if label_role in case.masks:
-        files[label_role] = _file_digest(Path(case.path(label_role)))
+        files[label_role] = sha256_file(Path(case.path(label_role)))
     payload = {
         "v": _CACHE_VERSION,
         "files": files,
@@ -148,38 +138,59 @@ def prepare_case(
     symmetric: bool = True,
     label_role: str = "core",
     cache_dir: str | Path | None = None,
-) -> PreparedCase:
+) -> Prepared:
     """Load and preprocess a `strokect.data.Case`, reusing an npz cache when given.
 
     The cache file name is a hash of the input files' contents, the modalities, the symmetric
-    flag and the pipeline version, so a changed image or setting never reuses a stale entry.
+    flag and the pipeline version, so a changed image or setting never reuses a stale entry. A
+    cached case's ``grid`` carries the geometry (not the source NIfTI header).
     """
     key = None
     if cache_dir is not None:
         key = _cache_key(case, modalities, symmetric, label_role)
         path = Path(cache_dir) / f"clerigues-{key}.npz"
         if path.is_file():
-            with np.load(path) as data:
-                label = data["label"] if data["has_label"] else None
-                return PreparedCase(
-                    case.case_id, data["image"], data["brain"], label, list(data["channels"])
-                )
+            return _read_cache(path, case.case_id)
     volumes = {m: case.load(m) for m in modalities}
-    image, brain, channels = prepare_volumes(volumes, modalities=modalities, symmetric=symmetric)
-    label = None
+    prepared = prepare_volumes(volumes, modalities=modalities, symmetric=symmetric)
+    prepared.case_id = case.case_id
     if label_role in case.masks:
         lab = case.load(label_role)
         check_same_geometry({"image": volumes[modalities[0]], label_role: lab})
-        label = (lab.array > 0).astype(np.uint8)
+        prepared.label = (lab.array > 0).astype(np.uint8)
     if key is not None:
-        with atomic_output(Path(cache_dir) / f"clerigues-{key}.npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(
-                    fh,
-                    image=image,
-                    brain=brain,
-                    label=label if label is not None else np.zeros(0, np.uint8),
-                    has_label=label is not None,
-                    channels=np.array(channels),
-                )
-    return PreparedCase(case.case_id, image, brain, label, channels)
+        _write_cache(Path(cache_dir) / f"clerigues-{key}.npz", prepared)
+    return prepared
+
+
+def _write_cache(path: Path, prepared: Prepared) -> None:
+    grid = prepared.grid
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                image=prepared.image,
+                brain=prepared.roi.astype(np.uint8),
+                label=prepared.label if prepared.label is not None else np.zeros(0, np.uint8),
+                has_label=prepared.label is not None,
+                channels=np.array(prepared.channels),
+                spacing_mm=np.array(grid.spacing_mm),
+                origin=np.array(grid.origin),
+                direction=grid.direction,
+                history=np.array(json.dumps(prepared.history)),
+            )
+
+
+def _read_cache(path: Path, case_id: str) -> Prepared:
+    with np.load(path) as data:
+        brain = data["brain"]
+        grid = Volume(brain, tuple(data["spacing_mm"]), tuple(data["origin"]), data["direction"])
+        return Prepared(
+            image=data["image"],
+            grid=grid,
+            channels=[str(c) for c in data["channels"]],
+            roi=brain.astype(bool),
+            history=json.loads(str(data["history"])),
+            label=data["label"] if data["has_label"] else None,
+            case_id=case_id,
+        )

@@ -8,8 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from strokect.engine import find_model_checkpoints, load_checkpoint, load_model, save_checkpoint
 from strokect.errors import InputError
+from strokect.methods.checkpoint import (
+    find_model_checkpoints,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
 from strokect.methods.examples import ToyAdversarial, ToyEndToEnd
 
 
@@ -25,7 +30,7 @@ def saved(tmp_path):
 def test_round_trip_restores_config_extra_and_weights(saved):
     path, nets = saved
     data = load_checkpoint(path, method="toy-end-to-end")
-    assert data["format"] == "strokect-checkpoint" and data["format_version"] == 1
+    assert data["format"] == "strokect-checkpoint" and data["format_version"] == 2
     assert data["config"]["alpha"] == 1.0 and "strokect_version" in data
     method, loaded = load_model(path, method=ToyEndToEnd)
     assert method.extra == {"channels": ["ct", "cbf"], "threshold": 0.4}

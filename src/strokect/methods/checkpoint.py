@@ -2,9 +2,10 @@
 
 A checkpoint is a dict saved with ``torch.save``::
 
-    {"format": "strokect-checkpoint", "format_version": 1, "kind": "model" | "training",
+    {"format": "strokect-checkpoint", "format_version": 2, "kind": "model" | "training",
      "method": "clerigues", "strokect_version": "0.1.0", "config": {...resolved config...},
      "state_dicts": {"net": {...}}, "extra": {...method.extra...}, "metrics": {...},
+     "calibration": {"values": {...calibration fields...}, "info": {...how chosen...}} or None,
      # kind == "training" (last.pt) only:
      "optimizers": {...}, "schedulers": {...}, "scaler": {...} or None,
      "rng": [per-rank RNG states], "loop": {...loop counters, early-stop state, history...}}
@@ -12,10 +13,18 @@ A checkpoint is a dict saved with ``torch.save``::
 It is always read with ``torch.load(..., weights_only=True)``: a file holding pickled Python
 objects (a whole model, a custom class) is refused, as is any torch file without the format tag
 or made by another method.
+
+Format 1 (before typed calibrations) kept the calibration in ``extra["postprocess"]``, its
+fields under the calibration's own names; such files are read as format 2: the keys that are
+fields of the method's calibration become its values, the others its info.
+
+This module sits in the methods layer, below the engine: methods, the engine and the pipelines
+all read and write checkpoints through it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import warnings
 from collections.abc import Mapping
@@ -25,10 +34,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from strokect import __version__
+from strokect.config import config_from_dict, config_to_dict
 from strokect.errors import InputError
 from strokect.io.atomic import atomic_output
-from strokect.methods.base import Method, config_from_dict, config_to_dict
+from strokect.methods.base import Method
+from strokect.version import __version__
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -36,11 +46,14 @@ __all__ = [
     "find_model_checkpoints",
     "load_checkpoint",
     "load_model",
+    "restore_method",
     "save_checkpoint",
+    "store_calibration",
 ]
 
 CHECKPOINT_FORMAT = "strokect-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+_LEGACY_CALIBRATION_KEY = "postprocess"  # format 1: extra["postprocess"]
 
 
 def save_checkpoint(
@@ -81,12 +94,34 @@ def save_checkpoint(
         "state_dicts": {name: net.state_dict() for name, net in networks.items()},
         "extra": dict(method.extra),
         "metrics": dict(metrics or {}),
+        "calibration": _calibration_payload(method),
     }
     if training_state:
         payload.update(training_state)
     path = Path(path)
     with atomic_output(path) as tmp:
         torch.save(payload, tmp)
+    return path
+
+
+def _calibration_payload(method: Method) -> dict[str, Any] | None:
+    if method.calibration is None:
+        return None
+    return {
+        "values": config_to_dict(method.calibration),
+        "info": dict(method.calibration_info),
+    }
+
+
+def store_calibration(path: str | Path, calibration: Any, info: Mapping[str, Any]) -> Path:
+    """Rewrite checkpoint ``path`` atomically with ``calibration`` (a calibration dataclass)."""
+    path = Path(path)
+    data = load_checkpoint(path)
+    data["calibration"] = {"values": config_to_dict(calibration), "info": dict(info)}
+    data["format_version"] = CHECKPOINT_VERSION
+    (data.get("extra") or {}).pop(_LEGACY_CALIBRATION_KEY, None)
+    with atomic_output(path) as tmp:
+        torch.save(data, tmp)
     return path
 
 
@@ -151,11 +186,32 @@ def load_checkpoint(
     return data
 
 
-def restore_method(data: Mapping[str, Any], method_cls: type[Method]) -> Method:
-    """A `Method` instance with the checkpoint's resolved config and ``extra``."""
-    config = config_from_dict(method_cls.config_cls, data["config"], source="checkpoint config")
+def restore_method(
+    data: Mapping[str, Any], method_cls: type[Method], *, config: Any = None
+) -> Method:
+    """A `Method` instance with the checkpoint's resolved config (or ``config``), ``extra`` and
+    calibration (format-1 files: see the module docstring)."""
+    if config is None:
+        config = config_from_dict(method_cls.config_cls, data["config"], source="checkpoint config")
     method = method_cls(config)
     method.extra = dict(data.get("extra") or {})
+    calibration = data.get("calibration")
+    if calibration is None and _LEGACY_CALIBRATION_KEY in method.extra:
+        legacy = dict(method.extra.pop(_LEGACY_CALIBRATION_KEY))
+        fields = (
+            {f.name for f in dataclasses.fields(method_cls.calibration_cls)}
+            if method_cls.calibration_cls is not None
+            else set()
+        )
+        calibration = {
+            "values": {k: v for k, v in legacy.items() if k in fields},
+            "info": {k: v for k, v in legacy.items() if k not in fields},
+        }
+    if calibration is not None and method_cls.calibration_cls is not None:
+        method.calibration = config_from_dict(
+            method_cls.calibration_cls, calibration["values"], source="checkpoint calibration"
+        )
+        method.calibration_info = dict(calibration.get("info") or {})
     return method
 
 
@@ -164,6 +220,7 @@ def load_model(
     *,
     method: str | type[Method] | None = None,
     device: str | torch.device = "cpu",
+    config: Any = None,
 ) -> tuple[Method, dict[str, nn.Module]]:
     """Rebuild a method and its networks (eval mode, on ``device``) from a checkpoint.
 
@@ -174,6 +231,10 @@ def load_model(
     method : str or Method subclass, optional
         Expected method; a class is used directly (e.g. a method not in the registry), a name is
         looked up in `strokect.methods.registry`. Default: the name stored in the checkpoint.
+    device : str or torch.device
+    config : MethodConfig, optional
+        Use this config instead of the stored one (e.g. with inference options changed by
+        ``strokect segment --set``); it must build the same networks.
 
     Returns
     -------
@@ -189,7 +250,7 @@ def load_model(
         from strokect.methods.registry import get_method_class
 
         method_cls = get_method_class(data["method"])
-    restored = restore_method(data, method_cls)
+    restored = restore_method(data, method_cls, config=config)
     networks = restored.build_networks()
     missing = sorted(set(networks) ^ set(data["state_dicts"]))
     if missing:

@@ -8,9 +8,10 @@ from typing import Literal
 
 import pytest
 
+from strokect.config import config_from_dict, config_to_dict, resolve_config
 from strokect.errors import InputError
 from strokect.methods import available_methods, get_method_class
-from strokect.methods.base import MethodConfig, config_from_dict, config_to_dict, resolve_config
+from strokect.methods.base import MethodConfig
 
 
 @dataclass

@@ -1,0 +1,450 @@
+"""The one segment pipeline: any registered method, any inputs, every named output.
+
+Life of one case (``docs/architecture.md``):
+
+1. **inputs** -> roles (`strokect.pipelines.inputs`): a case or dataset folder, ``--input
+   ROLE=PATH``, or `Volume`s;
+2. **weights**: a checkpoint, a training run (its fold models = the ensemble), a shipped model
+   name, or by default the shipped model of the method with the most inputs that are all given;
+   ``--set`` changes the method's inference options or its calibration;
+3. **read** the method's roles (`strokect.io.read_volume`: NIfTI, NRRD, MetaImage, DICOM);
+4. **prepare** (`Method.prepare`) -> network input, output grid, ROI, history;
+5. **predict** (`strokect.inference.predict_volume`): every member x MC pass, slice by slice,
+   reduced by `Method.combine`;
+6. **finalize** (`Method.finalize`) with the calibration -> named outputs;
+7. **write** every output on the input's exact grid, ``volumes.csv``/``volumes.json`` (one row per
+   mask, mL), ``provenance.json`` and ``overlay.png``.
+
+No method name appears here: a method plugs in through `strokect.methods.base.Method`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from strokect.errors import InputError
+from strokect.io.atomic import prepare_output_dir
+from strokect.io.readwrite import read_volume, write_volume
+from strokect.io.records import write_csv, write_json
+from strokect.io.volume import Volume
+from strokect.pipelines.inputs import CaseInputs, resolve_case_inputs
+from strokect.version import __version__
+
+__all__ = ["DEFAULT_THREADS", "SegmentResult", "load_ensemble", "segment", "split_options"]
+
+log = logging.getLogger(__name__)
+
+#: Torch threads when ``threads`` is not given: measured fastest for `segment` on a 2-core CPU
+#: with one slice per network call (``benchmarks/bench_segment.py``, ``benchmarks/RESULTS.md``).
+DEFAULT_THREADS = 1
+NOTE = "research software, not for clinical use"
+
+
+@dataclass
+class SegmentResult:
+    """What `segment` produced.
+
+    Attributes
+    ----------
+    outputs : dict of str to Volume
+        Every named output of the method (masks, probability, uncertainty...), input geometry.
+    volumes_ml : dict of str to float
+        Volume in mL of every mask output.
+    n_voxels : dict of str to int
+        Voxel count of every mask output.
+    primary : str
+        The method's primary output (what ``strokect evaluate`` scores by default).
+    provenance : dict
+        What ``provenance.json`` holds.
+    paths : dict of str to Path
+        Written files by name (outputs, ``volumes_csv``, ``volumes_json``, ``provenance``,
+        ``overlay``); empty when no output folder was given.
+    out_dir : Path or None
+    """
+
+    outputs: dict[str, Volume]
+    volumes_ml: dict[str, float]
+    n_voxels: dict[str, int]
+    primary: str
+    provenance: dict[str, Any]
+    paths: dict[str, Path] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+    @property
+    def volume_ml(self) -> float:
+        """Volume of the primary mask in mL."""
+        return self.volumes_ml[self.primary]
+
+
+# ------------------------------------------------------------------------------------ weights
+def _weight_files(method: str, weights: str | Path | None, available: Iterable[str]) -> list[Path]:
+    from strokect.methods.checkpoint import find_model_checkpoints
+    from strokect.methods.registry import default_weights, shipped_models
+
+    if weights is None:
+        return default_weights(method, available)
+    shipped = shipped_models(method)
+    if str(weights) in shipped and not Path(weights).exists():
+        return shipped[str(weights)]
+    return find_model_checkpoints(weights)
+
+
+def split_options(method_cls, options: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split ``--set key=value`` options into config overrides and calibration overrides.
+
+    A key of the method's calibration overrides the calibration; a key in the method's
+    ``inference_options`` overrides the config; any other key is refused (it would not fit the
+    weights, or is unknown).
+    """
+    cal_fields = (
+        {f.name for f in dataclasses.fields(method_cls.calibration_cls)}
+        if method_cls.calibration_cls is not None
+        else set()
+    )
+    config_fields = {f.name for f in dataclasses.fields(method_cls.config_cls)}
+    allowed = sorted(cal_fields | set(method_cls.inference_options))
+    config_over, cal_over = [], []
+    for item in options:
+        key = item.partition("=")[0].strip()
+        if key in cal_fields:
+            cal_over.append(item)
+        elif key in method_cls.inference_options:
+            config_over.append(item)
+        else:
+            what = "a training setting fixed by the weights" if key in config_fields else "unknown"
+            raise InputError(
+                f"--set {item}: {key!r} is {what} for method {method_cls.name!r}; "
+                f"segment options: {', '.join(allowed) or 'none'}"
+            )
+    return config_over, cal_over
+
+
+def load_ensemble(
+    paths: Sequence[Path],
+    *,
+    method: str,
+    options: Sequence[str] = (),
+    device: str = "cpu",
+) -> tuple[list[tuple[Any, dict]], Any]:
+    """Load checkpoints as ``[(method, networks)]`` with ``options`` applied, and the calibration.
+
+    All checkpoints must be of ``method`` with one stored config (the folds of one run). The
+    calibration is the one stored in the checkpoints (the method's default when none), then
+    the calibration keys of ``options``.
+    """
+    from strokect.config import config_from_dict, resolve_config
+    from strokect.methods.checkpoint import load_checkpoint, load_model
+    from strokect.methods.registry import get_method_class
+
+    cls = get_method_class(method)
+    config_over, cal_over = split_options(cls, options)
+    stored = [load_checkpoint(p, method=method)["config"] for p in paths]
+    if any(c != stored[0] for c in stored[1:]):
+        raise InputError(f"the {len(paths)} checkpoints of the ensemble have different configs")
+    config = resolve_config(
+        cls.config_cls,
+        overrides=config_over,
+        base=config_from_dict(cls.config_cls, stored[0], source=f"{paths[0]} config"),
+    )
+    models = [load_model(p, method=cls, device=device, config=config) for p in paths]
+    first = models[0][0]
+    calibration = (
+        first.calibration if first.calibration is not None else first.default_calibration()
+    )
+    if cal_over:
+        calibration = resolve_config(cls.calibration_cls, overrides=cal_over, base=calibration)
+    return models, calibration
+
+
+# ------------------------------------------------------------------------------------ helpers
+@contextmanager
+def _torch_threads(threads: int):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _device(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"--device must be auto, cpu or cuda; got {device!r}")
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: no CUDA device is available")
+    return device
+
+
+def _geometry(volume: Volume) -> dict[str, Any]:
+    return {
+        "shape": list(volume.array.shape),
+        "spacing_mm": list(volume.spacing_mm),
+        "origin_lps_mm": list(volume.origin),
+        "direction": volume.direction.tolist(),
+    }
+
+
+def _read_inputs(selected: Mapping[str, Path | Volume], inputs: CaseInputs, bar) -> dict:
+    volumes = {}
+    for role, source in selected.items():
+        if isinstance(source, Volume):
+            volume = source
+        else:
+            try:
+                volume = read_volume(source, series=inputs.series_of(role, source))
+            except InputError as exc:
+                raise InputError(f"input {role}: {exc}") from None
+        if volume.is_4d:
+            raise InputError(
+                f"input {role}: a 4D series ({volume.n_frames} frames) where a 3D image is needed"
+            )
+        volume.metadata["role"] = role
+        volumes[role] = volume
+        bar.update(1)
+    return volumes
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="", disable=quiet, leave=False, file=sys.stderr)
+
+
+def _write(result_outputs, out_dir: Path, tables: list[dict], provenance: dict, primary: str):
+    paths = {}
+    for name, volume in result_outputs.items():
+        paths[name] = write_volume(volume, out_dir / f"{name}.nii.gz")
+    columns = ["case_id", "method", "output", "volume_ml", "n_voxels", "voxel_volume_ml"]
+    paths["volumes_csv"] = write_csv(tables, out_dir / "volumes.csv", columns=columns)
+    paths["volumes_json"] = write_json(
+        {"volumes": tables, "primary_output": primary, "note": NOTE}, out_dir / "volumes.json"
+    )
+    provenance["files"] = {k: p.name for k, p in paths.items()}
+    paths["provenance"] = write_json(provenance, out_dir / "provenance.json")
+    return paths
+
+
+def _overlay(path: Path, background: Volume, mask: np.ndarray, title: str) -> Path:
+    from strokect.io.overlay import overlay_figure, save_png
+
+    role = background.metadata.get("role", "")
+    window = (0.0, 80.0) if role in ("ct", "ncct") else None
+    fig = overlay_figure(background.array, {"lesion": mask > 0}, window=window, title=title)
+    return save_png(fig, path)
+
+
+# ------------------------------------------------------------------------------------ segment
+def segment(
+    inputs: str | Path | Mapping[str, str | Path | Volume] | CaseInputs | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    method: str = "clerigues",
+    weights: str | Path | None = None,
+    case_id: str | None = None,
+    extra_inputs: Iterable[str] = (),
+    options: Sequence[str] = (),
+    device: str = "auto",
+    threads: int | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    quiet: bool = True,
+    command: str | None = None,
+) -> SegmentResult:
+    """Segment one case with a registered method; write its outputs when ``out_dir`` is given.
+
+    Parameters
+    ----------
+    inputs : path, mapping role -> path or Volume, or CaseInputs
+        A case folder, a dataset root (with ``case_id``), an ISLES 2024 subject folder, a
+        manifest, or the images by role (see `strokect.pipelines.inputs`).
+    out_dir : path, optional
+        Output folder (an existing non-empty folder is refused unless ``overwrite``); None
+        returns the outputs without writing anything.
+    method : str
+        A registered method name.
+    weights : path or str, optional
+        Checkpoint file, training run folder (``fold_*/model.pt``), or shipped model name.
+        Default: the shipped model of ``method`` with the most inputs that are all given.
+    case_id : str, optional
+        The case of a dataset root (``--case``).
+    extra_inputs : iterable of str
+        ``ROLE=PATH[::SERIES]`` (``--input``).
+    options : sequence of str
+        ``key=value`` (``--set``): the method's inference options and calibration fields.
+    device : {"auto", "cpu", "cuda"}
+    threads : int, optional
+        Torch CPU threads (default `DEFAULT_THREADS`, measured).
+    seed : int
+        Seed of the Monte-Carlo dropout draws.
+    quiet : bool
+        No progress bars.
+    command : str, optional
+        The command line recorded in the provenance (the CLI passes its own).
+
+    Returns
+    -------
+    SegmentResult
+    """
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    case_inputs = resolve_case_inputs(inputs, explicit=extra_inputs, case_id=case_id)
+    threads = DEFAULT_THREADS if threads is None else int(threads)
+    if threads < 1:
+        raise InputError(f"--threads must be >= 1; got {threads}")
+    out_path = None
+    if out_dir is not None:
+        try:
+            out_path = prepare_output_dir(out_dir, overwrite=overwrite)
+        except FileExistsError as exc:
+            raise InputError(f"-o: {exc}") from None
+    dev = _device(device)
+    available = case_inputs.roles
+    paths = _weight_files(method, weights, available)
+    with _torch_threads(threads):
+        t0 = time.perf_counter()
+        models, calibration = load_ensemble(paths, method=method, options=options, device=dev)
+        timings["load_weights_s"] = time.perf_counter() - t0
+        first = models[0][0]
+        roles = first.input_roles()
+        missing = [r for r in roles.required if r not in available]
+        if missing:
+            raise InputError(
+                f"method {method} ({paths[0].name}) needs {', '.join(roles.required)}; "
+                f"missing input(s): {', '.join(missing)} (give them with --input ROLE=PATH)"
+            )
+        wanted = [*roles.required, *(r for r in roles.optional if r in available)]
+        selected = case_inputs.select(wanted)
+        t0 = time.perf_counter()
+        with _progress(len(selected), "read", quiet) as bar:
+            volumes = _read_inputs(selected, case_inputs, bar)
+        timings["read_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        prepared = first.prepare(volumes)
+        prepared.case_id = case_inputs.case_id
+        timings["prepare_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        plan = first.inference_plan()
+        from strokect.inference.predict import predict_volume
+
+        n_slices = prepared.image.shape[1]
+        if prepared.roi is not None:
+            n_slices = int(prepared.roi.reshape(n_slices, -1).any(1).sum())
+        with _progress(n_slices, "predict (slices)", quiet) as bar:
+            combined = predict_volume(
+                prepared.image,
+                [(m.predictor(nets), list(nets.values())) for m, nets in models],
+                plan=plan,
+                combine=first.combine,
+                roi=prepared.roi,
+                seed=seed,
+                device=dev,
+                progress=bar.update,
+            )
+        timings["predict_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        outputs = first.finalize(prepared, combined, calibration)
+        timings["finalize_s"] = time.perf_counter() - t0
+    _check_outputs(first, outputs, prepared.grid)
+    primary = first.primary_output
+    masks = {k: v for k, v in outputs.items() if v.metadata.get("kind") == "mask"}
+    n_voxels = {k: int(np.count_nonzero(v.array)) for k, v in masks.items()}
+    volumes_ml = {k: round(n_voxels[k] * v.voxel_volume_ml, 4) for k, v in masks.items()}
+    tables = [
+        {
+            "case_id": case_inputs.case_id or "",
+            "method": method,
+            "output": k,
+            "volume_ml": volumes_ml[k],
+            "n_voxels": n_voxels[k],
+            "voxel_volume_ml": round(v.voxel_volume_ml, 8),
+        }
+        for k, v in masks.items()
+    ]
+    from strokect.config import config_to_dict
+    from strokect.io.digest import sha256_file
+
+    provenance = {
+        "strokect_version": __version__,
+        "method": method,
+        "case_id": case_inputs.case_id,
+        "primary_output": primary,
+        "outputs": {
+            k: {
+                "kind": v.metadata.get("kind"),
+                "file": f"{k}.nii.gz",
+                "reference_role": first.reference_roles.get(k),
+            }
+            for k, v in outputs.items()
+        },
+        "volumes_ml": volumes_ml,
+        "weights": [{"file": p.name, "path": str(p), "sha256": sha256_file(p)} for p in paths],
+        "config": config_to_dict(first.config),
+        "calibration": None if calibration is None else config_to_dict(calibration),
+        "calibration_source": _calibration_source(first, options),
+        "calibration_info": dict(first.calibration_info),
+        "options": list(options),
+        "inference_plan": dataclasses.asdict(plan),
+        "preprocessing": prepared.history,
+        "inputs": {
+            role: {
+                "path": None if isinstance(src, Volume) else str(src),
+                "series": None if isinstance(src, Volume) else case_inputs.series_of(role, src),
+                **_geometry(volumes[role]),
+            }
+            for role, src in selected.items()
+        },
+        "command": command if command is not None else "python API: strokect.segment",
+        "device": dev,
+        "threads": threads,
+        "seed": seed,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "note": NOTE,
+    }
+    result = SegmentResult(outputs, volumes_ml, n_voxels, primary, provenance, out_dir=out_path)
+    if out_path is not None:
+        provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
+        result.paths = _write(outputs, out_path, tables, provenance, primary)
+        if primary in masks:
+            title = f"{method}: {primary} {volumes_ml[primary]:.2f} mL ({NOTE})"
+            result.paths["overlay"] = _overlay(
+                out_path / "overlay.png", prepared.grid, masks[primary].array, title
+            )
+    provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
+    summary = ", ".join(f"{k} {v:.2f} mL" for k, v in volumes_ml.items()) or "no mask output"
+    log.debug("%s: %s", case_inputs.case_id or "case", summary)
+    return result
+
+
+def _calibration_source(method, options: Sequence[str]) -> str:
+    base = "checkpoint" if method.calibration is not None else "method defaults (config)"
+    return base + (" + --set" if split_options(type(method), options)[1] else "")
+
+
+def _check_outputs(method, outputs: Mapping[str, Volume], grid: Volume) -> None:
+    from strokect.methods.base import OUTPUT_KINDS
+
+    if method.primary_output not in outputs:
+        raise TypeError(
+            f"method {method.name!r}: finalize returned no {method.primary_output!r} output"
+        )
+    for name, volume in outputs.items():
+        if volume.metadata.get("kind") not in OUTPUT_KINDS:
+            raise TypeError(f"method {method.name!r}: output {name!r} has no kind (output_volume)")
+        if not volume.same_geometry(grid):
+            raise TypeError(f"method {method.name!r}: output {name!r} is not on the input grid")

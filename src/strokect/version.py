@@ -1,0 +1,10 @@
+"""The installed strokect version (bottom layer: every package may import it)."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("strokect")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]
