@@ -7,7 +7,6 @@ Each loss is an ``nn.Module`` taking logits ``(B, C, *spatial)`` and an integer 
 from __future__ import annotations
 
 import torch
-from monai.losses import GeneralizedDiceLoss
 from torch import nn
 
 __all__ = ["GeneralizedDiceCELoss"]
@@ -29,6 +28,8 @@ class GeneralizedDiceCELoss(nn.Module):
 
     def __init__(self, *, dice_weight: float = 1.0, ce_weight: float = 1.0) -> None:
         super().__init__()
+        from monai.losses import GeneralizedDiceLoss  # MONAI loads slowly: only when training
+
         self.dice = GeneralizedDiceLoss(softmax=True, to_onehot_y=True, batch=True)
         self.dice_weight = float(dice_weight)
         self.ce_weight = float(ce_weight)

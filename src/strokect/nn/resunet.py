@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from monai.networks.blocks import Convolution
 from torch import nn
 
+from strokect.nn.blocks import conv_block
 from strokect.nn.mc_dropout import MCDropout
 
 __all__ = ["AsymmetricResUNet"]
@@ -25,21 +25,12 @@ class _ResBlock(nn.Module):
         super().__init__()
         layers = []
         for i in range(n_convs):
-            layers.append(
-                Convolution(
-                    spatial_dims,
-                    in_ch if i == 0 else out_ch,
-                    out_ch,
-                    kernel_size=3,
-                    act="PRELU",
-                    norm="BATCH",
-                )
-            )
+            layers.append(conv_block(spatial_dims, in_ch if i == 0 else out_ch, out_ch))
         self.convs = nn.Sequential(*layers)
         self.shortcut: nn.Module = (
             nn.Identity()
             if in_ch == out_ch
-            else Convolution(spatial_dims, in_ch, out_ch, kernel_size=1, conv_only=True)
+            else conv_block(spatial_dims, in_ch, out_ch, kernel_size=1, conv_only=True)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,9 +83,7 @@ class AsymmetricResUNet(nn.Module):
             raise ValueError(f"n_levels must be >= 2; got {n_levels}")
         filters = [base_filters * 2**i for i in range(n_levels)]
         self.n_levels = n_levels
-        self.stem = Convolution(
-            spatial_dims, in_channels, filters[0], kernel_size=3, conv_only=True
-        )
+        self.stem = conv_block(spatial_dims, in_channels, filters[0], conv_only=True)
 
         def _drop(level: int) -> nn.Module:
             deep = level >= n_levels - n_dropout_levels
@@ -115,9 +104,7 @@ class AsymmetricResUNet(nn.Module):
             ]
         )
         self.dec_drop = nn.ModuleList([_drop(i) for i in range(n_levels - 1)])
-        self.head = Convolution(
-            spatial_dims, filters[0], out_channels, kernel_size=1, conv_only=True
-        )
+        self.head = conv_block(spatial_dims, filters[0], out_channels, kernel_size=1, conv_only=True)
         self.divisor = 2 ** (n_levels - 1)
         drops = [i for i, d in enumerate(self.enc_drop) if isinstance(d, MCDropout)]
         self.split_level = drops[0] if drops else n_levels - 1
@@ -155,23 +142,12 @@ class AsymmetricResUNet(nn.Module):
 
 
 def _down(spatial_dims: int, in_ch: int, out_ch: int) -> nn.Module:
-    return Convolution(
-        spatial_dims, in_ch, out_ch, strides=2, kernel_size=2, act="PRELU", norm="BATCH", padding=0
-    )
+    return conv_block(spatial_dims, in_ch, out_ch, kernel_size=2, stride=2, padding=0)
 
 
 def _up(spatial_dims: int, in_ch: int, out_ch: int) -> nn.Module:
-    return Convolution(
-        spatial_dims,
-        in_ch,
-        out_ch,
-        strides=2,
-        kernel_size=2,
-        act="PRELU",
-        norm="BATCH",
-        is_transposed=True,
-        padding=0,
-        output_padding=0,
+    return conv_block(
+        spatial_dims, in_ch, out_ch, kernel_size=2, stride=2, padding=0, transposed=True
     )
 
 

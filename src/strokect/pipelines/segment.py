@@ -44,8 +44,9 @@ __all__ = ["DEFAULT_THREADS", "SegmentResult", "load_ensemble", "segment", "spli
 
 log = logging.getLogger(__name__)
 
-#: Torch threads when ``threads`` is not given: measured fastest for `segment` on a 2-core CPU
-#: with one slice per network call (``benchmarks/bench_segment.py``, ``benchmarks/RESULTS.md``).
+#: Torch threads when ``threads`` is not given. Measured on the 2-core machine with one slice per
+#: network call (``benchmarks/RESULTS.md``): 2 threads were 9 % faster at 256x256x16 and 4 %
+#: slower at 512x512x32 when the machine was quiet, 2.2x slower with one other busy process.
 DEFAULT_THREADS = 1
 NOTE = "research software, not for clinical use"
 

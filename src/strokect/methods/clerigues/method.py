@@ -87,8 +87,15 @@ class CleriguesMethod(Method):
     def __init__(self, config: CleriguesConfig | None = None) -> None:
         super().__init__(config)
         self.extra["channels"] = list(self.config.channels)
-        self.loss = GeneralizedDiceCELoss()
+        self._loss: GeneralizedDiceCELoss | None = None
         self._prepared: dict[str, Prepared] = {}
+
+    @property
+    def loss(self) -> GeneralizedDiceCELoss:
+        """Generalized Dice + CE (built on first use: inference never needs it)."""
+        if self._loss is None:
+            self._loss = GeneralizedDiceCELoss()
+        return self._loss
 
     @property
     def channels(self) -> list[str]:
