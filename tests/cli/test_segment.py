@@ -79,6 +79,8 @@ def test_segment_writes_outputs_with_input_geometry(toy_run, tmp_path):
     assert all(len(w["sha256"]) == 64 for w in prov["weights"])
     assert prov["config"]["tile_size"] == 32 and prov["inference_plan"]["mc_passes"] == 3
     assert prov["inputs"]["ct"]["shape"] == [4, 48, 48] and prov["threads"] == 1
+    stages = {"load_weights_s", "read_s", "prepare_s", "predict_s", "finalize_s", "total_s"}
+    assert set(prov["timings_s"]) == stages
     assert prov["preprocessing"][0]["step"] == "perfusion_skull_strip"
     assert prov["outputs"]["mask"] == {
         "kind": "mask",

@@ -104,7 +104,9 @@ class AsymmetricResUNet(nn.Module):
             ]
         )
         self.dec_drop = nn.ModuleList([_drop(i) for i in range(n_levels - 1)])
-        self.head = conv_block(spatial_dims, filters[0], out_channels, kernel_size=1, conv_only=True)
+        self.head = conv_block(
+            spatial_dims, filters[0], out_channels, kernel_size=1, conv_only=True
+        )
         self.divisor = 2 ** (n_levels - 1)
         drops = [i for i, d in enumerate(self.enc_drop) if isinstance(d, MCDropout)]
         self.split_level = drops[0] if drops else n_levels - 1

@@ -222,9 +222,17 @@ def _read_inputs(selected: Mapping[str, Path | Volume], inputs: CaseInputs, bar)
 
 
 def _progress(total: int, desc: str, quiet: bool):
+    """A tqdm bar on stderr; none when ``quiet`` or when stderr is not a terminal (logs, CI)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="", disable=quiet, leave=False, file=sys.stderr)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="",
+        disable=True if quiet else None,
+        leave=False,
+        file=sys.stderr,
+    )
 
 
 def _write(result_outputs, out_dir: Path, tables: list[dict], provenance: dict, primary: str):
@@ -251,6 +259,77 @@ def _overlay(path: Path, background: Volume, mask: np.ndarray, title: str) -> Pa
 
 
 # ------------------------------------------------------------------------------------ segment
+@dataclass
+class _Run:
+    """State of one `segment` call, filled stage by stage."""
+
+    inputs: CaseInputs
+    method: str
+    options: Sequence[str]
+    device: str
+    threads: int
+    seed: int
+    quiet: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str, total: int = 1):
+        """A progress bar (``total`` steps) and a timing for one stage."""
+        t0 = time.perf_counter()
+        with _progress(total, name, self.quiet) as bar:
+            yield bar
+            bar.update(total - bar.n)
+        self.timings[f"{name.split(' ')[0]}_s"] = time.perf_counter() - t0
+
+
+def _predict(run: _Run, paths: list[Path]):
+    """Load the ensemble, read and prepare the inputs, predict, finalize (stages with bars)."""
+    from strokect.inference.predict import predict_volume
+
+    with run.stage("load_weights", len(paths)):
+        models, calibration = load_ensemble(
+            paths, method=run.method, options=run.options, device=run.device
+        )
+    first = models[0][0]
+    roles = first.input_roles()
+    missing = [r for r in roles.required if r not in run.inputs.roles]
+    if missing:
+        where = f"case {run.inputs.case_id}" if run.inputs.case_id else "the inputs"
+        folder = f" ({run.inputs.case.folder})" if run.inputs.case.folder else ""
+        raise InputError(
+            f"{where}{folder}: method {run.method} ({paths[0].name}) needs "
+            f"{', '.join(roles.required)}; missing input(s): {', '.join(missing)} "
+            "(give them with --input ROLE=PATH)"
+        )
+    selected = run.inputs.select(
+        [*roles.required, *(r for r in roles.optional if r in run.inputs.roles)]
+    )
+    with run.stage("read", len(selected)) as bar:
+        volumes = _read_inputs(selected, run.inputs, bar)
+    with run.stage("prepare"):
+        prepared = first.prepare(volumes)
+        prepared.case_id = run.inputs.case_id
+    plan = first.inference_plan()
+    n_slices = prepared.image.shape[1]
+    if prepared.roi is not None:
+        n_slices = int(prepared.roi.reshape(n_slices, -1).any(1).sum())
+    with run.stage("predict (slices)", n_slices) as bar:
+        combined = predict_volume(
+            prepared.image,
+            [(m.predictor(nets), list(nets.values())) for m, nets in models],
+            plan=plan,
+            combine=first.combine,
+            roi=prepared.roi,
+            seed=run.seed,
+            device=run.device,
+            progress=bar.update,
+        )
+    with run.stage("finalize"):
+        outputs = first.finalize(prepared, combined, calibration)
+    _check_outputs(first, outputs, prepared.grid)
+    return first, calibration, plan, selected, volumes, prepared, outputs
+
+
 def segment(
     inputs: str | Path | Mapping[str, str | Path | Volume] | CaseInputs | None = None,
     out_dir: str | Path | None = None,
@@ -294,7 +373,7 @@ def segment(
     seed : int
         Seed of the Monte-Carlo dropout draws.
     quiet : bool
-        No progress bars.
+        No progress bars (one per stage on stderr otherwise).
     command : str, optional
         The command line recorded in the provenance (the CLI passes its own).
 
@@ -303,7 +382,6 @@ def segment(
     SegmentResult
     """
     t_start = time.perf_counter()
-    timings: dict[str, float] = {}
     case_inputs = resolve_case_inputs(inputs, explicit=extra_inputs, case_id=case_id)
     threads = DEFAULT_THREADS if threads is None else int(threads)
     if threads < 1:
@@ -314,78 +392,17 @@ def segment(
             out_path = prepare_output_dir(out_dir, overwrite=overwrite)
         except FileExistsError as exc:
             raise InputError(f"-o: {exc}") from None
-    dev = _device(device)
-    available = case_inputs.roles
-    paths = _weight_files(method, weights, available)
+    run = _Run(case_inputs, method, list(options), _device(device), threads, seed, quiet)
+    paths = _weight_files(method, weights, case_inputs.roles)
     with _torch_threads(threads):
-        t0 = time.perf_counter()
-        models, calibration = load_ensemble(paths, method=method, options=options, device=dev)
-        timings["load_weights_s"] = time.perf_counter() - t0
-        first = models[0][0]
-        roles = first.input_roles()
-        missing = [r for r in roles.required if r not in available]
-        if missing:
-            raise InputError(
-                f"method {method} ({paths[0].name}) needs {', '.join(roles.required)}; "
-                f"missing input(s): {', '.join(missing)} (give them with --input ROLE=PATH)"
-            )
-        wanted = [*roles.required, *(r for r in roles.optional if r in available)]
-        selected = case_inputs.select(wanted)
-        t0 = time.perf_counter()
-        with _progress(len(selected), "read", quiet) as bar:
-            volumes = _read_inputs(selected, case_inputs, bar)
-        timings["read_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        prepared = first.prepare(volumes)
-        prepared.case_id = case_inputs.case_id
-        timings["prepare_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        plan = first.inference_plan()
-        from strokect.inference.predict import predict_volume
-
-        n_slices = prepared.image.shape[1]
-        if prepared.roi is not None:
-            n_slices = int(prepared.roi.reshape(n_slices, -1).any(1).sum())
-        with _progress(n_slices, "predict (slices)", quiet) as bar:
-            combined = predict_volume(
-                prepared.image,
-                [(m.predictor(nets), list(nets.values())) for m, nets in models],
-                plan=plan,
-                combine=first.combine,
-                roi=prepared.roi,
-                seed=seed,
-                device=dev,
-                progress=bar.update,
-            )
-        timings["predict_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        outputs = first.finalize(prepared, combined, calibration)
-        timings["finalize_s"] = time.perf_counter() - t0
-    _check_outputs(first, outputs, prepared.grid)
+        first, calibration, plan, selected, volumes, prepared, outputs = _predict(run, paths)
     primary = first.primary_output
     masks = {k: v for k, v in outputs.items() if v.metadata.get("kind") == "mask"}
     n_voxels = {k: int(np.count_nonzero(v.array)) for k, v in masks.items()}
     volumes_ml = {k: round(n_voxels[k] * v.voxel_volume_ml, 4) for k, v in masks.items()}
-    tables = [
-        {
-            "case_id": case_inputs.case_id or "",
-            "method": method,
-            "output": k,
-            "volume_ml": volumes_ml[k],
-            "n_voxels": n_voxels[k],
-            "voxel_volume_ml": round(v.voxel_volume_ml, 8),
-        }
-        for k, v in masks.items()
-    ]
-    from strokect.config import config_to_dict
-    from strokect.io.digest import sha256_file
-
-    provenance = {
-        "strokect_version": __version__,
-        "method": method,
-        "case_id": case_inputs.case_id,
-        "primary_output": primary,
-        "outputs": {
+    provenance = _provenance(run, first, calibration, plan, paths, selected, volumes, prepared)
+    provenance.update(
+        outputs={
             k: {
                 "kind": v.metadata.get("kind"),
                 "file": f"{k}.nii.gz",
@@ -393,43 +410,66 @@ def segment(
             }
             for k, v in outputs.items()
         },
-        "volumes_ml": volumes_ml,
+        volumes_ml=volumes_ml,
+        command=command if command is not None else "python API: strokect.segment",
+    )
+    result = SegmentResult(outputs, volumes_ml, n_voxels, primary, provenance, out_dir=out_path)
+    if out_path is not None:
+        tables = [
+            {
+                "case_id": case_inputs.case_id or "",
+                "method": method,
+                "output": k,
+                "volume_ml": volumes_ml[k],
+                "n_voxels": n_voxels[k],
+                "voxel_volume_ml": round(v.voxel_volume_ml, 8),
+            }
+            for k, v in masks.items()
+        ]
+        provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
+        with run.stage("write", len(outputs) + 1):
+            result.paths = _write(outputs, out_path, tables, provenance, primary)
+            if primary in masks:
+                title = f"{method}: {primary} {volumes_ml[primary]:.2f} mL ({NOTE})"
+                result.paths["overlay"] = _overlay(
+                    out_path / "overlay.png", prepared.grid, masks[primary].array, title
+                )
+    provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
+    return result
+
+
+def _provenance(run: _Run, first, calibration, plan, paths, selected, volumes, prepared) -> dict:
+    """Everything needed to reproduce the run; no DICOM patient tag."""
+    from strokect.config import config_to_dict
+    from strokect.io.digest import sha256_file
+
+    return {
+        "strokect_version": __version__,
+        "method": run.method,
+        "case_id": run.inputs.case_id,
+        "primary_output": first.primary_output,
         "weights": [{"file": p.name, "path": str(p), "sha256": sha256_file(p)} for p in paths],
         "config": config_to_dict(first.config),
         "calibration": None if calibration is None else config_to_dict(calibration),
-        "calibration_source": _calibration_source(first, options),
+        "calibration_source": _calibration_source(first, run.options),
         "calibration_info": dict(first.calibration_info),
-        "options": list(options),
+        "options": list(run.options),
         "inference_plan": dataclasses.asdict(plan),
         "preprocessing": prepared.history,
         "inputs": {
             role: {
                 "path": None if isinstance(src, Volume) else str(src),
-                "series": None if isinstance(src, Volume) else case_inputs.series_of(role, src),
+                "series": None if isinstance(src, Volume) else run.inputs.series_of(role, src),
                 **_geometry(volumes[role]),
             }
             for role, src in selected.items()
         },
-        "command": command if command is not None else "python API: strokect.segment",
-        "device": dev,
-        "threads": threads,
-        "seed": seed,
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "device": run.device,
+        "threads": run.threads,
+        "seed": run.seed,
+        "timings_s": {k: round(v, 3) for k, v in run.timings.items()},
         "note": NOTE,
     }
-    result = SegmentResult(outputs, volumes_ml, n_voxels, primary, provenance, out_dir=out_path)
-    if out_path is not None:
-        provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
-        result.paths = _write(outputs, out_path, tables, provenance, primary)
-        if primary in masks:
-            title = f"{method}: {primary} {volumes_ml[primary]:.2f} mL ({NOTE})"
-            result.paths["overlay"] = _overlay(
-                out_path / "overlay.png", prepared.grid, masks[primary].array, title
-            )
-    provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
-    summary = ", ".join(f"{k} {v:.2f} mL" for k, v in volumes_ml.items()) or "no mask output"
-    log.debug("%s: %s", case_inputs.case_id or "case", summary)
-    return result
 
 
 def _calibration_source(method, options: Sequence[str]) -> str:
