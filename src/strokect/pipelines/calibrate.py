@@ -25,24 +25,9 @@ from strokect.inference.prepared import Prepared
 from strokect.inference.search import grid_search, score_masks
 from strokect.io.records import write_json
 
-__all__ = ["calibrate_run", "case_scorer", "predict_prepared"]
+__all__ = ["calibrate_run", "case_scorer"]
 
 log = logging.getLogger(__name__)
-
-
-def predict_prepared(models: Sequence[tuple[Any, dict]], prepared: Prepared, *, seed: int = 0):
-    """Combined prediction ``(K', Z, Y, X)`` of an ensemble for one prepared case (as `segment`)."""
-    from strokect.inference.predict import predict_volume
-
-    first = models[0][0]
-    return predict_volume(
-        prepared.image,
-        [(m.predictor(nets), list(nets.values())) for m, nets in models],
-        plan=first.inference_plan(),
-        combine=first.combine,
-        roi=prepared.roi,
-        seed=seed,
-    )
 
 
 def case_scorer(method, prepared: Prepared, combined: np.ndarray) -> Callable[[dict], dict]:
@@ -92,6 +77,7 @@ def calibrate_run(
         no validation case with a reference mask: a warning then says so).
     """
     from strokect.methods.checkpoint import load_model, store_calibration
+    from strokect.pipelines.segment import predict_prepared
 
     run_dir = Path(run_dir)
     if len(splits) < 2 or not all(s["val"] for s in splits):

@@ -10,6 +10,7 @@ The shipped-weights recipe (see the model cards in ``src/strokect/weights/``)::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -17,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from strokect.config import config_to_dict
 from strokect.io.records import write_json
-from strokect.pipelines.calibrate import predict_prepared
 
 __all__ = ["evaluate_heldout", "export_weights", "training_summary"]
 
@@ -35,7 +36,7 @@ def evaluate_heldout(
     from strokect.data import load_dataset
     from strokect.inference.search import score_masks
     from strokect.methods.checkpoint import find_model_checkpoints, load_checkpoint
-    from strokect.pipelines.segment import load_ensemble
+    from strokect.pipelines.segment import load_ensemble, predict_prepared
 
     run = Path(run)
     paths = find_model_checkpoints(run)
@@ -63,9 +64,9 @@ def evaluate_heldout(
     result = {
         "method": name,
         "test_root": str(test_root),
-        "calibration": None if calibration is None else calibration.__dict__,
+        "calibration": None if calibration is None else config_to_dict(calibration),
         "n_models": len(models),
-        "inference_plan": method.inference_plan().__dict__,
+        "inference_plan": dataclasses.asdict(method.inference_plan()),
         "test_mean_dice": float(np.mean(dice)),
         "test_median_dice": float(np.median(dice)),
         "test_cases": test,

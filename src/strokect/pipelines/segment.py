@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from strokect.errors import InputError
+from strokect.inference.prepared import Prepared
 from strokect.io.atomic import prepare_output_dir
 from strokect.io.readwrite import read_volume, write_volume
 from strokect.io.records import write_csv, write_json
@@ -40,7 +41,14 @@ from strokect.io.volume import Volume
 from strokect.pipelines.inputs import CaseInputs, resolve_case_inputs
 from strokect.version import __version__
 
-__all__ = ["DEFAULT_THREADS", "SegmentResult", "load_ensemble", "segment", "split_options"]
+__all__ = [
+    "DEFAULT_THREADS",
+    "SegmentResult",
+    "load_ensemble",
+    "predict_prepared",
+    "segment",
+    "split_options",
+]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +166,11 @@ def load_ensemble(
         base=config_from_dict(cls.config_cls, stored[0], source=f"{paths[0]} config"),
     )
     models = [load_model(p, method=cls, device=device, config=config) for p in paths]
+    stored_cal = [m.calibration for m, _ in models]
+    if any(c != stored_cal[0] for c in stored_cal[1:]):
+        raise InputError(
+            f"the {len(paths)} checkpoints of the ensemble have different calibrations"
+        )
     first = models[0][0]
     calibration = (
         first.calibration if first.calibration is not None else first.default_calibration()
@@ -205,7 +218,7 @@ def _read_inputs(selected: Mapping[str, Path | Volume], inputs: CaseInputs, bar)
     volumes = {}
     for role, source in selected.items():
         if isinstance(source, Volume):
-            volume = source
+            volume = source.with_array(source.array)  # do not tag the caller's object
         else:
             try:
                 volume = read_volume(source, series=inputs.series_of(role, source))
@@ -282,10 +295,36 @@ class _Run:
         self.timings[f"{name.split(' ')[0]}_s"] = time.perf_counter() - t0
 
 
-def _predict(run: _Run, paths: list[Path]):
-    """Load the ensemble, read and prepare the inputs, predict, finalize (stages with bars)."""
+def predict_prepared(
+    models: Sequence[tuple[Any, dict]],
+    prepared: Prepared,
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    progress=None,
+) -> np.ndarray:
+    """Combined prediction ``(K', Z, Y, X)`` of an ensemble for one prepared case.
+
+    The one place where a method's plan, predictor and ``combine`` meet the prediction loop:
+    `segment`, the calibration after training and held-out tests all call it.
+    """
     from strokect.inference.predict import predict_volume
 
+    first = models[0][0]
+    return predict_volume(
+        prepared.image,
+        [(m.predictor(nets), list(nets.values())) for m, nets in models],
+        plan=first.inference_plan(),
+        combine=first.combine,
+        roi=prepared.roi,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
+
+
+def _predict(run: _Run, paths: list[Path]):
+    """Load the ensemble, read and prepare the inputs, predict, finalize (stages with bars)."""
     with run.stage("load_weights", len(paths)):
         models, calibration = load_ensemble(
             paths, method=run.method, options=run.options, device=run.device
@@ -314,15 +353,8 @@ def _predict(run: _Run, paths: list[Path]):
     if prepared.roi is not None:
         n_slices = int(prepared.roi.reshape(n_slices, -1).any(1).sum())
     with run.stage("predict (slices)", n_slices) as bar:
-        combined = predict_volume(
-            prepared.image,
-            [(m.predictor(nets), list(nets.values())) for m, nets in models],
-            plan=plan,
-            combine=first.combine,
-            roi=prepared.roi,
-            seed=run.seed,
-            device=run.device,
-            progress=bar.update,
+        combined = predict_prepared(
+            models, prepared, seed=run.seed, device=run.device, progress=bar.update
         )
     with run.stage("finalize"):
         outputs = first.finalize(prepared, combined, calibration)
