@@ -129,6 +129,7 @@ def test_prepare_case_cache_hit_and_invalidation(tmp_path, monkeypatch):
         raise AssertionError("cache hit expected, but an image was read")
 
     monkeypatch.setattr(Case, "load", no_read)
+    monkeypatch.setattr(Case, "load_roles", no_read)
     second = prepare_case(case, **opts)
     assert np.array_equal(first.image, second.image) and np.array_equal(first.label, second.label)
     assert second.channels == first.channels and second.history == first.history

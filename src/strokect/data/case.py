@@ -140,6 +140,16 @@ class Case:
         volume.metadata.setdefault("role", role)
         return volume
 
+    def load_roles(self, roles: Iterable[str]) -> dict[str, Volume]:
+        """Read ``roles`` from the files `resolve_roles` picks (one grid group where possible)."""
+        from strokect.io.readwrite import read_volume
+
+        out = {}
+        for role, path in self.resolve_roles(roles).items():
+            out[role] = read_volume(path)
+            out[role].metadata.setdefault("role", role)
+        return out
+
     def load_all(
         self, roles: Iterable[str] | None = None, *, check_geometry: bool = True
     ) -> dict[str, Volume]:

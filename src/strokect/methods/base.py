@@ -331,11 +331,11 @@ class Method(abc.ABC):
         The reference mask is the dataset role of `reference_roles` for the primary output. A
         method may override this to cache prepared cases in ``cache_dir``.
         """
-        volumes = {role: case.load(role) for role in self.input_roles().required}
-        for role in self.input_roles().optional:
-            if role in case.images:
-                volumes[role] = case.load(role)
-        prepared = self.prepare(volumes)
+        from strokect.data.case import ROLE_SYNONYMS
+
+        roles = self.input_roles()
+        present = [r for r in roles.optional if {r, *ROLE_SYNONYMS.get(r, ())} & set(case.images)]
+        prepared = self.prepare(case.load_roles([*roles.required, *present]))
         prepared.case_id = case.case_id
         label_role = self.reference_roles.get(self.primary_output)
         if label_role is not None and label_role in case.masks:

@@ -119,7 +119,7 @@ def _register_in_plane(ref: Volume):
 
 
 def _cache_key(case, modalities: Sequence[str], symmetric: bool, label_role: str) -> str:
-    files = {m: sha256_file(Path(case.path(m))) for m in modalities}
+    files = {m: sha256_file(Path(p)) for m, p in case.resolve_roles(modalities).items()}
     if label_role in case.masks:
         files[label_role] = sha256_file(Path(case.path(label_role)))
     payload = {
@@ -151,7 +151,7 @@ def prepare_case(
         path = Path(cache_dir) / f"clerigues-{key}.npz"
         if path.is_file():
             return _read_cache(path, case.case_id)
-    volumes = {m: case.load(m) for m in modalities}
+    volumes = case.load_roles(modalities)
     prepared = prepare_volumes(volumes, modalities=modalities, symmetric=symmetric)
     prepared.case_id = case.case_id
     if label_role in case.masks:
