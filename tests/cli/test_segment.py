@@ -240,6 +240,8 @@ def test_dicom_folder_with_several_series_picked_per_input(toy_run, tmp_path, ca
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["inputs"]["cbf"]["series"] == uids["cbf"]
     assert prov["inputs"]["ct"]["shape"] == [4, 48, 48]
+    written = "".join(p.read_text() for p in out.glob("*.json")) + (out / "volumes.csv").read_text()
+    assert "Doe" not in written and "PID-778899" not in written  # the DICOM patient tags
 
 
 def test_dataset_root_needs_case_and_isles2024_subject_folder(toy_run, tmp_path, capsys):
