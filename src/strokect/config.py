@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from strokect.errors import InputError
 
-__all__ = ["config_from_dict", "config_to_dict", "resolve_config"]
+__all__ = ["bounded", "check_bounds", "config_from_dict", "config_to_dict", "resolve_config"]
 
 T = TypeVar("T")
 
@@ -226,3 +226,43 @@ def resolve_config(
             value = [value]  # --set channels=ct -> ("ct",)
         values[key] = value
     return config_from_dict(cls, values, source=str(file) if file else "config")
+
+
+def bounded(default: Any, *, ge=None, gt=None, le=None, lt=None) -> Any:
+    """A dataclass field with a valid range, checked by `check_bounds` (None values pass).
+
+    Example: ``threshold: float = bounded(0.2, ge=0.0, le=1.0)``.
+    """
+    return dataclasses.field(default=default, metadata={"bounds": (ge, gt, le, lt)})
+
+
+def _describe(name: str, bounds) -> str:
+    ge, gt, le, lt = bounds
+    low = f"{ge} <= " if ge is not None else f"{gt} < " if gt is not None else ""
+    high = f" <= {le}" if le is not None else f" < {lt}" if lt is not None else ""
+    return f"{low}{name}{high}"
+
+
+def check_bounds(obj: Any) -> None:
+    """Refuse a field value outside the range `bounded` gave it (one line naming the key).
+
+    Called by the ``__post_init__`` of method configs and calibrations, so a bad value is
+    refused when the config is built, before any work, whether it came from defaults, a file,
+    ``--set`` or Python.
+    """
+    for f in dataclasses.fields(obj):
+        bounds = f.metadata.get("bounds")
+        value = getattr(obj, f.name)
+        if bounds is None or value is None:
+            continue
+        ge, gt, le, lt = bounds
+        ok = (
+            (ge is None or value >= ge)
+            and (gt is None or value > gt)
+            and (le is None or value <= le)
+            and (lt is None or value < lt)
+        )
+        if not ok:
+            raise InputError(
+                f"{f.name} = {value!r} is out of range: must be {_describe(f.name, bounds)}"
+            )

@@ -64,3 +64,62 @@ def test_commands_refuse_non_empty_output(command, tiny_files, tmp_path, capsys)
     assert main([*args, "--overwrite"]) == 0
     assert (out / "earlier_result.txt").read_text() == "keep me"
     assert len(list(out.iterdir())) > 1
+
+
+def test_staged_output_dir_is_complete_or_absent(tmp_path):
+    from strokect.io.atomic import staged_output_dir
+
+    out = tmp_path / "out"
+    with staged_output_dir(out) as tmp:
+        (tmp / "a.txt").write_text("a")
+        assert not out.exists()  # a run killed now leaves no folder that looks complete
+    assert (out / "a.txt").read_text() == "a" and not list(tmp_path.glob(".tmp-*"))
+    with pytest.raises(RuntimeError), staged_output_dir(tmp_path / "failed") as tmp:
+        (tmp / "half.txt").write_text("x")
+        raise RuntimeError("crash")
+    assert not (tmp_path / "failed").exists() and not list(tmp_path.glob(".tmp-*"))
+    with pytest.raises(FileExistsError, match="not empty"), staged_output_dir(out):
+        pass
+    (out / "keep.txt").write_text("user")
+    with staged_output_dir(out, overwrite=True) as tmp:
+        (tmp / "a.txt").write_text("new")
+        (tmp / "sub").mkdir()
+    assert (out / "a.txt").read_text() == "new" and (out / "keep.txt").read_text() == "user"
+    assert (out / "sub").is_dir()
+
+
+def test_read_only_destination_fails_before_any_work(tmp_path, monkeypatch):
+    """The staging folder is created before the work: an unwritable destination fails first
+    (simulated: the tests run as root, who can write anywhere)."""
+    from pathlib import Path
+
+    from strokect.io.atomic import staged_output_dir
+
+    real_mkdir = Path.mkdir
+
+    def denied(self, *args, **kwargs):
+        if self.name.startswith(".tmp-"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    with pytest.raises(PermissionError, match="cannot write into"):
+        with staged_output_dir(tmp_path / "out"):
+            raise AssertionError("work started")
+    existing = tmp_path / "existing"
+    real_mkdir(existing)
+    (existing / "old.txt").write_text("x")
+    monkeypatch.setattr("os.access", lambda *a, **k: False)
+    with pytest.raises(PermissionError, match="not writable"):
+        with staged_output_dir(existing, overwrite=True):
+            raise AssertionError("work started")
+
+
+def test_failed_segment_leaves_no_output_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    bad = tmp_path / "case"
+    bad.mkdir()
+    (bad / "ct.nii.gz").write_bytes(b"not a nifti")
+    assert main(["segment", str(bad), "-o", str(out), "--quiet"]) == 2
+    assert not out.exists() and not list(tmp_path.glob(".tmp-*"))
+    capsys.readouterr()

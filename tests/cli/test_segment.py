@@ -140,7 +140,13 @@ def test_cli_segment_explicit_files_and_errors(toy_run, tmp_path, capsys):
     [
         (["--set", "base_filters=8"], "'base_filters' is a training setting fixed by the weights"),
         (["--set", "nope=1"], "'nope' is unknown for method 'clerigues'"),
-        (["--set", "mc_passes=-1"], "mc_passes must be >= 0"),
+        (["--set", "mc_passes=-1"], "mc_passes = -1 is out of range: must be 0 <= mc_passes"),
+        (["--set", "threshold=1.5"], "threshold = 1.5 is out of range: must be 0.0 <= threshold"),
+        (["--set", "min_size_vox=-3"], "min_size_vox = -3 is out of range"),
+        (["--set", "overlap=1"], "overlap = 1.0 is out of range: must be 0.0 <= overlap < 1.0"),
+        (["--set", "tile_size=24"], "tile_size 24 must be divisible by 2**(n_levels-1)"),
+        (["--method", "fu2bl"], "'fu2bl' (van Voorst et al., AJNR 2022) is planned but not"),
+        (["--weights", "RANDOM"], "not a strokect checkpoint"),
         (["--set", "threshold=abc"], "config key 'threshold': expected float"),
         (["--device", "tpu"], "--device must be auto, cpu or cuda"),
         (["--threads", "0"], "--threads must be >= 1"),
@@ -153,7 +159,10 @@ def test_cli_segment_explicit_files_and_errors(toy_run, tmp_path, capsys):
 def test_cli_segment_bad_options_one_line_errors(toy_run, tmp_path, capsys, extra, message):
     run, case, _ = toy_run
     out = tmp_path / "o"
-    code = main(["segment", str(case), "-o", str(out), "--weights", str(run), *extra])
+    (tmp_path / "random.pt").write_bytes(np.random.default_rng(0).bytes(2000))
+    extra = [str(tmp_path / "random.pt") if e == "RANDOM" else e for e in extra]
+    weights = [] if "--weights" in extra else ["--weights", str(run)]
+    code = main(["segment", str(case), "-o", str(out), *weights, *extra])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists() or not any(out.iterdir())

@@ -126,7 +126,7 @@ def test_missing_role_is_one_line_before_any_training(tmp_path, capsys):
     assert main(["train", "--method", "clerigues", "--data", str(root), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
-    assert "error: case case_1: no role 'mtt' (CT_MTT)" in err
+    assert "error: 4 missing input(s), nothing trained: case case_1: no role 'mtt' (CT_MTT)" in err
     assert str(root / "TRAINING" / "case_1") in err and "present: ct, cbf, cbv, core" in err
     assert not out.exists()
 

@@ -94,6 +94,9 @@ def test_case_with_disagreeing_grids_refused(tmp_path):
     shifted = nib.Nifti1Image(np.zeros((4, 4, 2), np.uint8), np.diag([1.0, 1.0, 2.5, 1.0]))
     nib.save(shifted, str(tmp_path / "mask.nii.gz"))
     ds = read_manifest(_write(tmp_path, "c1,P1,ncct,ncct.nii.gz\nc1,P1,mask,mask.nii.gz\n"))
-    with pytest.raises(InputError, match="case c1: geometry mismatch: lesion and ncct differ"):
+    with pytest.raises(
+        InputError,
+        match=r"case c1: geometry mismatch: lesion vs ncct: spacing \(2.5, 1, 1\) vs \(1, 1, 1\) mm",
+    ):
         ds["c1"].check_geometry()
     assert set(ds["c1"].load_all(check_geometry=False)) == {"ncct", "lesion"}

@@ -163,8 +163,15 @@ def test_geometries_of_one_case_must_agree(tmp_path):
     same = ncct.with_array(np.ones(ncct.spatial_shape))
     check_same_geometry({"ncct": ncct, "mask": same})
     shifted = Volume(np.zeros((4, 8, 8)), spacing_mm=(5, 0.5, 0.5), origin=(0, 0, 2.5))
-    with pytest.raises(InputError, match="geometry mismatch: cbf and ncct differ"):
+    with pytest.raises(InputError) as err:  # says what differs, with both values
         check_same_geometry({"ncct": ncct, "cbf": shifted})
+    assert str(err.value) == (
+        "geometry mismatch: cbf vs ncct: origin (0, 0, 2.5) vs (0, 0, 0) mm (LPS)"
+    )
+    tilted = Volume(np.zeros((4, 8, 8)), spacing_mm=(5, 0.5, 0.6), direction=np.diag([1, -1, 1]))
+    with pytest.raises(InputError, match=r"spacing \(5, 0.5, 0.6\) vs \(5, 0.5, 0.5\) mm") as err:
+        check_same_geometry({"ncct": ncct, "cbf": tilted})
+    assert "direction (1, 0, 0, 0, -1, 0, 0, 0, 1) vs (1, 0, 0, 0, 1, 0, 0, 0, 1)" in str(err.value)
     other_shape = Volume(np.zeros((4, 8, 9)), spacing_mm=(5, 0.5, 0.5))
     with pytest.raises(InputError, match="mask has shape \\(4, 8, 9\\), ncct has \\(4, 8, 8\\)"):
         check_same_geometry({"ncct": ncct, "mask": other_shape})

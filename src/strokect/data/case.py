@@ -50,6 +50,8 @@ class Case:
     folder
         Where the case's files were looked for (case folder, subject folder or manifest file),
         named in messages about missing roles.
+    absent_files
+        Role -> a path the layout lists for it (a manifest row) that does not exist.
     """
 
     case_id: str
@@ -63,6 +65,7 @@ class Case:
     native_names: dict[str, str] = field(default_factory=dict)
     grid_groups: list[list[str]] | None = None
     folder: Path | None = None
+    absent_files: dict[str, Path] = field(default_factory=dict)
 
     @property
     def roles(self) -> list[str]:
@@ -91,7 +94,14 @@ class Case:
             return self.masks[role[5:]]
         if role == "mask" and len(self.masks) == 1:
             return next(iter(self.masks.values()))
-        why = " (expected but missing)" if role in self.missing else ""
+        names = (role, *ROLE_SYNONYMS.get(role, ()))
+        listed = next((self.absent_files[n] for n in names if n in self.absent_files), None)
+        if listed is not None:
+            raise InputError(
+                f"case {self.case_id}: the {role!r} file listed in {self.folder} does not exist: "
+                f"{listed}"
+            )
+        why = " (expected but missing)" if any(n in self.missing for n in names) else ""
         native = self.native_names.get(role)
         named = f" ({native})" if native and native != role else ""
         where = f" in {self.folder}" if self.folder is not None else ""

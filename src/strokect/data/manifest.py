@@ -153,3 +153,4 @@ def _add_row(cases: dict, absent: dict, values: dict, where: str, *, base: Path)
         target[key] = file
     else:
         absent.setdefault(case_id, []).append(key)
+        case.absent_files[key] = file

@@ -93,17 +93,26 @@ def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: 
 
 
 def check_cases(method, cases) -> None:
-    """Refuse, before any training, a case that lacks a role of ``method.training_roles()``.
+    """Refuse, before any training, cases that lack a role of ``method.training_roles()``.
 
     Raises
     ------
     InputError
-        One line naming the case, the role and the folder looked in (`strokect.data.Case.path`).
+        One line counting every missing role and naming the first three (case, role and folder
+        looked in, `strokect.data.Case.path`).
     """
-    roles = method.training_roles()
+    problems = []
     for case in cases:
-        for role in roles:
-            case.path(role)
+        for role in method.training_roles():
+            try:
+                case.path(role)
+            except InputError as exc:
+                problems.append(str(exc))
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise InputError(
+            f"{len(problems)} missing input(s), nothing trained: " + "; ".join(problems[:3]) + more
+        )
 
 
 def train_cross_validation(

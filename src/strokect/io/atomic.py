@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,3 +46,53 @@ def prepare_output_dir(path: str | Path, *, overwrite: bool = False) -> Path:
         raise FileExistsError(f"output folder {path} exists and is not empty (use --overwrite)")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def staged_output_dir(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling folder to write into; it becomes ``path`` only on success.
+
+    The rules of `prepare_output_dir` are checked first, and the parent folder must be writable
+    (the sibling is created before any work, so a read-only destination fails at once).
+
+    * ``path`` new or empty: the finished sibling is renamed to ``path``, so the folder is
+      complete or absent, even if the process is killed.
+    * ``path`` not empty and ``overwrite``: every entry of the finished sibling replaces the entry
+      of the same name in ``path`` (files atomically); entries this run did not write are kept.
+    * On any exception the sibling is removed and ``path`` is left as it was (not created).
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` is a file, or a non-empty folder without ``overwrite``.
+    PermissionError
+        The destination cannot be written.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"output folder {path} exists and is a file")
+    non_empty = path.is_dir() and any(path.iterdir())
+    if non_empty and not overwrite:
+        raise FileExistsError(f"output folder {path} exists and is not empty (use --overwrite)")
+    if non_empty and not os.access(path, os.W_OK):
+        raise PermissionError(f"output folder {path} is not writable")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
+    try:
+        tmp.mkdir()
+    except PermissionError:
+        raise PermissionError(f"cannot write into {path.parent} (permission denied)") from None
+    try:
+        yield tmp
+        if non_empty:
+            for entry in tmp.iterdir():
+                target = path / entry.name
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                os.replace(entry, target)
+            tmp.rmdir()
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

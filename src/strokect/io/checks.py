@@ -88,6 +88,21 @@ def check_same_geometry(volumes: Mapping[str, Volume], *, atol_mm: float = 1e-2)
             )
         if not vol.same_geometry(ref, atol_mm=atol_mm):
             raise InputError(
-                f"geometry mismatch: {name} and {ref_name} differ in spacing, origin or direction "
-                f"({vol.spacing_mm} vs {ref.spacing_mm} mm)"
+                f"geometry mismatch: {_geometry_difference(name, vol, ref_name, ref, atol_mm)}"
             )
+
+
+def _fmt(values) -> str:
+    return "(" + ", ".join(f"{float(v):.4g}" for v in np.ravel(values)) + ")"
+
+
+def _geometry_difference(name: str, vol: Volume, ref_name: str, ref: Volume, atol_mm: float) -> str:
+    """What differs between two grids of one shape, with both values."""
+    parts = []
+    if not np.allclose(vol.spacing_mm, ref.spacing_mm, atol=atol_mm):
+        parts.append(f"spacing {_fmt(vol.spacing_mm)} vs {_fmt(ref.spacing_mm)} mm (z, y, x)")
+    if not np.allclose(vol.origin, ref.origin, atol=atol_mm):
+        parts.append(f"origin {_fmt(vol.origin)} vs {_fmt(ref.origin)} mm (LPS)")
+    if not np.allclose(vol.direction, ref.direction, atol=1e-4):
+        parts.append(f"direction {_fmt(vol.direction)} vs {_fmt(ref.direction)}")
+    return f"{name} vs {ref_name}: " + "; ".join(parts)

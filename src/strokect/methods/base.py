@@ -70,7 +70,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from strokect.config import config_from_dict, config_to_dict
+from strokect.config import bounded, check_bounds, config_from_dict, config_to_dict
 from strokect.inference.predict import InferencePlan, mean_and_variance
 from strokect.inference.prepared import Prepared
 from strokect.inference.search import Objective
@@ -137,9 +137,12 @@ class MethodConfig:
         Validate every this many epochs (and after the last one).
     """
 
-    max_epochs: int = 100
-    patience: int | None = None
-    val_every_epochs: int = 1
+    max_epochs: int = bounded(100, ge=1)
+    patience: int | None = bounded(None, ge=1)
+    val_every_epochs: int = bounded(1, ge=1)
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
 
 
 @dataclass

@@ -113,6 +113,17 @@ def _calibration_payload(method: Method) -> dict[str, Any] | None:
     }
 
 
+def _looks_like_torch_file(path: Path) -> bool:
+    """A ``torch.save`` file: a zip archive (the default format) or a legacy pickle stream."""
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        return True
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # pickle PROTO opcode
+
+
 def store_calibration(path: str | Path, calibration: Any, info: Mapping[str, Any]) -> Path:
     """Rewrite checkpoint ``path`` atomically with ``calibration`` (a calibration dataclass)."""
     path = Path(path)
@@ -159,7 +170,8 @@ def load_checkpoint(
             warnings.simplefilter("ignore")
             data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
+        weights_only = "weights only" in str(exc).lower() or "weights_only" in str(exc).lower()
+        if weights_only and _looks_like_torch_file(path):
             raise InputError(
                 f"refusing checkpoint {path}: it contains pickled Python objects (e.g. a whole "
                 "model); strokect loads only state_dict checkpoints"

@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
+from strokect.config import bounded, check_bounds
 from strokect.data.loader import make_loader
 from strokect.inference.predict import InferencePlan
 from strokect.inference.prepared import Prepared
@@ -54,7 +55,10 @@ __all__ = [
 class ToyThreshold:
     """The examples' calibration: one threshold."""
 
-    threshold: float = 0.5
+    threshold: float = bounded(0.5, ge=0.0, le=1.0)
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
 
 
 def _prepare_ncct(volumes: Mapping[str, Volume]) -> Prepared:

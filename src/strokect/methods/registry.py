@@ -23,6 +23,13 @@ METHODS: dict[str, str] = {
     "clerigues": "strokect.methods.clerigues:CleriguesMethod",
 }
 
+#: Methods of the project that are not implemented yet (named in the error a user gets).
+PLANNED: dict[str, str] = {
+    "fu2bl": "van Voorst et al., AJNR 2022",
+    "threecnn": "Barros et al., JNIS 2020",
+    "pseudodwi": "Wang, Song et al., Med. Image Anal. 2020",
+}
+
 
 def available_methods() -> list[str]:
     """Sorted names of the registered methods."""
@@ -38,9 +45,13 @@ def get_method_class(name: str) -> type[Method]:
         If ``name`` is not registered (the message lists the known names).
     """
     if name not in METHODS:
-        raise InputError(
-            f"unknown method {name!r}; known methods: {', '.join(available_methods())}"
-        )
+        known = ", ".join(available_methods())
+        if name in PLANNED:
+            raise InputError(
+                f"method {name!r} ({PLANNED[name]}) is planned but not implemented yet; "
+                f"available: {known}"
+            )
+        raise InputError(f"unknown method {name!r}; known methods: {known}")
     module_name, _, attr = METHODS[name].partition(":")
     cls = getattr(importlib.import_module(module_name), attr)
     if not (isinstance(cls, type) and issubclass(cls, Method)):

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from strokect.io import read_volume, require_4d, write_volume
-from strokect.io.atomic import prepare_output_dir
+from strokect.io.atomic import staged_output_dir
 from strokect.io.records import write_json
 from strokect.perfusion.maps import (
     MAP_NAMES,
@@ -75,13 +75,13 @@ def run_perfusion(
     if method is not None:
         cfg = replace(cfg, method=method)
     ctp = require_4d(read_volume(input_path), name=str(input_path), min_frames=cfg.min_frames)
-    prepare_output_dir(out_dir, overwrite=overwrite)
     aif_mask = read_volume(aif_mask_path) if aif_mask_path is not None else None
-    result = compute_perfusion_maps(ctp, config=cfg, aif_mask=aif_mask)
-    readout = readout_from_maps(
-        result.maps["cbf"], result.maps["tmax"], brain_mask=result.tissue_mask
-    )
-    paths = write_perfusion_outputs(result, readout, out_dir)
-    summary = perfusion_summary(result, readout)
-    summary["files"] = {k: str(v) for k, v in paths.items()}
+    with staged_output_dir(out_dir, overwrite=overwrite) as tmp:
+        result = compute_perfusion_maps(ctp, config=cfg, aif_mask=aif_mask)
+        readout = readout_from_maps(
+            result.maps["cbf"], result.maps["tmax"], brain_mask=result.tissue_mask
+        )
+        paths = write_perfusion_outputs(result, readout, tmp)
+        summary = perfusion_summary(result, readout)
+    summary["files"] = {k: str(Path(out_dir) / Path(v).relative_to(tmp)) for k, v in paths.items()}
     return summary

@@ -9,6 +9,7 @@ result is scored against the phantom's ground truth.
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,25 @@ def run_demo(out_dir: str | Path, *, seed: int = 7, overwrite: bool = False) -> 
     overwrite
         Replace the outputs of an earlier demo run in ``out_dir``.
     """
+    # Written in place (its outputs name each other's paths), but a failed demo that created
+    # the folder leaves nothing behind.
+    created = not Path(out_dir).exists()
+    out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
+    try:
+        summary = _run_demo(out_dir, seed, overwrite)
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return DemoResult(out_dir, summary)
+
+
+def _run_demo(out_dir: Path, seed: int, overwrite: bool) -> dict[str, Any]:
     from strokect.data import load_dataset
     from strokect.methods.registry import available_methods, shipped_models
     from strokect.perfusion.run import run_perfusion
     from strokect.phantom import write_cohort
 
-    out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
     log.info("synthesizing phantom case (isles preset, seed %d)", seed)
     write_cohort(
         out_dir / "phantom", n_cases=1, seed=seed, preset="isles", preview=True, overwrite=True
@@ -107,4 +121,4 @@ def run_demo(out_dir: str | Path, *, seed: int = 7, overwrite: bool = False) -> 
         "note": "phantom data; research software, not for clinical use",
     }
     write_json(summary, out_dir / "demo_summary.json")
-    return DemoResult(out_dir, summary)
+    return summary

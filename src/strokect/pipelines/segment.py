@@ -25,7 +25,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ import numpy as np
 
 from strokect.errors import InputError
 from strokect.inference.prepared import Prepared
-from strokect.io.atomic import prepare_output_dir
+from strokect.io.atomic import staged_output_dir
 from strokect.io.readwrite import read_volume, write_volume
 from strokect.io.records import write_csv, write_json
 from strokect.io.volume import Volume
@@ -98,8 +98,9 @@ class SegmentResult:
 # ------------------------------------------------------------------------------------ weights
 def _weight_files(method: str, weights: str | Path | None, available: Iterable[str]) -> list[Path]:
     from strokect.methods.checkpoint import find_model_checkpoints
-    from strokect.methods.registry import default_weights, shipped_models
+    from strokect.methods.registry import default_weights, get_method_class, shipped_models
 
+    get_method_class(method)  # an unknown or planned method is named before anything else
     if weights is None:
         return default_weights(method, available)
     shipped = shipped_models(method)
@@ -418,54 +419,54 @@ def segment(
     threads = DEFAULT_THREADS if threads is None else int(threads)
     if threads < 1:
         raise InputError(f"--threads must be >= 1; got {threads}")
-    out_path = None
-    if out_dir is not None:
-        try:
-            out_path = prepare_output_dir(out_dir, overwrite=overwrite)
-        except FileExistsError as exc:
-            raise InputError(f"-o: {exc}") from None
     run = _Run(case_inputs, method, list(options), _device(device), threads, seed, quiet)
     paths = _weight_files(method, weights, case_inputs.roles)
-    with _torch_threads(threads):
-        first, calibration, plan, selected, volumes, prepared, outputs = _predict(run, paths)
-    primary = first.primary_output
-    masks = {k: v for k, v in outputs.items() if v.metadata.get("kind") == "mask"}
-    n_voxels = {k: int(np.count_nonzero(v.array)) for k, v in masks.items()}
-    volumes_ml = {k: round(n_voxels[k] * v.voxel_volume_ml, 4) for k, v in masks.items()}
-    provenance = _provenance(run, first, calibration, plan, paths, selected, volumes, prepared)
-    provenance.update(
-        outputs={
-            k: {
-                "kind": v.metadata.get("kind"),
-                "file": f"{k}.nii.gz",
-                "reference_role": first.reference_roles.get(k),
-            }
-            for k, v in outputs.items()
-        },
-        volumes_ml=volumes_ml,
-        command=command if command is not None else "python API: strokect.segment",
+    staging = (
+        nullcontext(None) if out_dir is None else staged_output_dir(out_dir, overwrite=overwrite)
     )
-    result = SegmentResult(outputs, volumes_ml, n_voxels, primary, provenance, out_dir=out_path)
-    if out_path is not None:
-        tables = [
-            {
-                "case_id": case_inputs.case_id or "",
-                "method": method,
-                "output": k,
-                "volume_ml": volumes_ml[k],
-                "n_voxels": n_voxels[k],
-                "voxel_volume_ml": round(v.voxel_volume_ml, 8),
-            }
-            for k, v in masks.items()
-        ]
-        provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
-        with run.stage("write", len(outputs) + 1):
-            result.paths = _write(outputs, out_path, tables, provenance, primary)
-            if primary in masks:
-                title = f"{method}: {primary} {volumes_ml[primary]:.2f} mL ({NOTE})"
-                result.paths["overlay"] = _overlay(
-                    out_path / "overlay.png", prepared.grid, masks[primary].array, title
-                )
+    with staging as tmp:
+        with _torch_threads(threads):
+            first, calibration, plan, selected, volumes, prepared, outputs = _predict(run, paths)
+        primary = first.primary_output
+        masks = {k: v for k, v in outputs.items() if v.metadata.get("kind") == "mask"}
+        n_voxels = {k: int(np.count_nonzero(v.array)) for k, v in masks.items()}
+        volumes_ml = {k: round(n_voxels[k] * v.voxel_volume_ml, 4) for k, v in masks.items()}
+        provenance = _provenance(run, first, calibration, plan, paths, selected, volumes, prepared)
+        provenance.update(
+            outputs={
+                k: {
+                    "kind": v.metadata.get("kind"),
+                    "file": f"{k}.nii.gz",
+                    "reference_role": first.reference_roles.get(k),
+                }
+                for k, v in outputs.items()
+            },
+            volumes_ml=volumes_ml,
+            command=command if command is not None else "python API: strokect.segment",
+        )
+        out_path = None if out_dir is None else Path(out_dir)
+        result = SegmentResult(outputs, volumes_ml, n_voxels, primary, provenance, out_dir=out_path)
+        if tmp is not None:
+            tables = [
+                {
+                    "case_id": case_inputs.case_id or "",
+                    "method": method,
+                    "output": k,
+                    "volume_ml": volumes_ml[k],
+                    "n_voxels": n_voxels[k],
+                    "voxel_volume_ml": round(v.voxel_volume_ml, 8),
+                }
+                for k, v in masks.items()
+            ]
+            provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
+            with run.stage("write", len(outputs) + 1):
+                written = _write(outputs, tmp, tables, provenance, primary)
+                if primary in masks:
+                    title = f"{method}: {primary} {volumes_ml[primary]:.2f} mL ({NOTE})"
+                    written["overlay"] = _overlay(
+                        tmp / "overlay.png", prepared.grid, masks[primary].array, title
+                    )
+            result.paths = {k: out_path / p.name for k, p in written.items()}
     provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
     return result
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from strokect.errors import InputError
 from strokect.io import Volume, ensure_hu, read_volume, require_3d, write_volume
-from strokect.io.atomic import prepare_output_dir
+from strokect.io.atomic import staged_output_dir
 from strokect.io.records import write_json
 
 log = logging.getLogger(__name__)
@@ -83,18 +83,18 @@ def run_preprocess(
     map_vols = {k: read_volume(p) for k, p in (maps or {}).items()}
     if "perfusion_brain" in names and not map_vols:
         raise InputError("--steps perfusion_brain needs at least one --map NAME=PATH")
-    out = prepare_output_dir(output_dir, overwrite=overwrite)
     state = _State(ct, map_vols, brain_method)
     record = {"input": str(input_path), "geometry": ct.geometry_summary(), "steps": []}
-    for name in names:
-        t0 = time.perf_counter()
-        written, params = _RUNNERS[name](state, out)
-        seconds = round(time.perf_counter() - t0, 3)
-        log.info("preprocess %s: %s (%.2f s)", name, ", ".join(written), seconds)
-        record["steps"].append(
-            {"step": name, "outputs": written, "parameters": params, "seconds": seconds}
-        )
-    write_json(record, out / "preprocess.json")
+    with staged_output_dir(output_dir, overwrite=overwrite) as out:
+        for name in names:
+            t0 = time.perf_counter()
+            written, params = _RUNNERS[name](state, out)
+            seconds = round(time.perf_counter() - t0, 3)
+            log.debug("preprocess %s: %s (%.2f s)", name, ", ".join(written), seconds)
+            record["steps"].append(
+                {"step": name, "outputs": written, "parameters": params, "seconds": seconds}
+            )
+        write_json(record, out / "preprocess.json")
     return record
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from strokect.io.atomic import atomic_output, prepare_output_dir
+from strokect.io.atomic import atomic_output, staged_output_dir
 from strokect.io.records import write_json
 from strokect.metrics import METRIC_COLUMNS
 from strokect.report.cases import CaseFiles, match_cases
@@ -138,38 +138,41 @@ def evaluate_cases(
     large_lesion_ml
         Threshold of the "reference > X mL" subgroup.
     """
-    out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
-    records = []
-    for i, case in enumerate(cases, 1):
-        logger.info("[%d/%d] %s", i, len(cases), case.case_id)
-        records.append(evaluate_case(case))
-    ok = [r for r in records if r["status"] == "ok"]
-    summary = summarize_evaluation(ok, groups_ml=groups_ml, large_lesion_ml=large_lesion_ml)
-    settings = {**settings, "groups_ml": ", ".join(f"{g:g}" for g in groups_ml)}
-    problems = [
-        {"case_id": r["case_id"], "message": r["message"]} for r in records if r["status"] != "ok"
-    ]
-    document = {
-        "settings": settings,
-        "n_cases": len(records),
-        "n_evaluated": len(ok),
-        "n_failed": len(problems),
-        "problems": problems,
-        "metric_columns": list(METRIC_COLUMNS),
-        "summary": summary,
-    }
-    csv_path = write_case_csv(records, out_dir / "per_case.csv")
-    json_path = write_json(document, out_dir / "summary.json")
-    by_id = {c.case_id: c for c in cases}
-    page = render_html(
-        summary=summary,
-        records=records,
-        figures=_figures(ok, summary["overall"]["volume_agreement"]) if ok else {},
-        overlays=_overlays(records, by_id),
-        settings=settings,
-        case_columns=HTML_CASE_COLUMNS,
-    )
-    html_path = out_dir / "report.html"
-    with atomic_output(html_path) as tmp:
-        tmp.write_text(page, encoding="utf-8")
+    names = ("per_case.csv", "summary.json", "report.html")
+    with staged_output_dir(out_dir, overwrite=overwrite) as tmp:  # checked before any work
+        records = []
+        for i, case in enumerate(cases, 1):
+            logger.info("[%d/%d] %s", i, len(cases), case.case_id)
+            records.append(evaluate_case(case))
+        ok = [r for r in records if r["status"] == "ok"]
+        summary = summarize_evaluation(ok, groups_ml=groups_ml, large_lesion_ml=large_lesion_ml)
+        settings = {**settings, "groups_ml": ", ".join(f"{g:g}" for g in groups_ml)}
+        problems = [
+            {"case_id": r["case_id"], "message": r["message"]}
+            for r in records
+            if r["status"] != "ok"
+        ]
+        document = {
+            "settings": settings,
+            "n_cases": len(records),
+            "n_evaluated": len(ok),
+            "n_failed": len(problems),
+            "problems": problems,
+            "metric_columns": list(METRIC_COLUMNS),
+            "summary": summary,
+        }
+        by_id = {c.case_id: c for c in cases}
+        page = render_html(
+            summary=summary,
+            records=records,
+            figures=_figures(ok, summary["overall"]["volume_agreement"]) if ok else {},
+            overlays=_overlays(records, by_id),
+            settings=settings,
+            case_columns=HTML_CASE_COLUMNS,
+        )
+        write_case_csv(records, tmp / names[0])
+        write_json(document, tmp / names[1])
+        with atomic_output(tmp / names[2]) as html_tmp:
+            html_tmp.write_text(page, encoding="utf-8")
+    csv_path, json_path, html_path = (Path(out_dir) / n for n in names)
     return EvaluationOutputs(csv_path, json_path, html_path, len(records), len(ok), len(problems))

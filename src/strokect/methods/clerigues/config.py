@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from strokect.config import bounded, check_bounds
 from strokect.errors import InputError
 from strokect.methods.base import MethodConfig
 
@@ -38,8 +39,11 @@ class CleriguesCalibration:
         S_min: connected components (face connectivity) smaller than this are removed (paper 200).
     """
 
-    threshold: float = 0.2
-    min_size_vox: int = 200
+    threshold: float = bounded(0.2, ge=0.0, le=1.0)
+    min_size_vox: int = bounded(200, ge=0)
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
 
 
 @dataclass
@@ -86,29 +90,30 @@ class CleriguesConfig(MethodConfig):
         (paper result: 0.2 and 200).
     """
 
-    max_epochs: int = 100
-    patience: int | None = 10
+    max_epochs: int = bounded(100, ge=1)
+    patience: int | None = bounded(10, ge=1)
     modalities: tuple[str, ...] = ALL_MODALITIES
     symmetric: bool = True
-    patch_size: int = 64
-    patches_per_case: int = 4000
-    base_filters: int = 8
-    n_levels: int = 5
-    dropout: float = 0.1
-    n_dropout_levels: int = 2
-    batch_size: int = 64
-    lr: float = 1.0
-    rho: float = 0.9
-    elastic_alpha: float = 2.5
-    elastic_gamma: float = 0.12
-    mc_passes: int = 3
-    tile_size: int | None = None
-    overlap: float = 0.5
-    predict_batch_size: int = 1
-    threshold: float = 0.2
-    min_size_vox: int = 200
+    patch_size: int = bounded(64, ge=2)
+    patches_per_case: int = bounded(4000, ge=2)
+    base_filters: int = bounded(8, ge=1)
+    n_levels: int = bounded(5, ge=2, le=8)
+    dropout: float = bounded(0.1, ge=0.0, lt=1.0)
+    n_dropout_levels: int = bounded(2, ge=0)
+    batch_size: int = bounded(64, ge=1)
+    lr: float = bounded(1.0, gt=0.0)
+    rho: float = bounded(0.9, ge=0.0, lt=1.0)
+    elastic_alpha: float = bounded(2.5, ge=0.0)
+    elastic_gamma: float = bounded(0.12, gt=0.0)
+    mc_passes: int = bounded(3, ge=0)
+    tile_size: int | None = bounded(None, ge=2)
+    overlap: float = bounded(0.5, ge=0.0, lt=1.0)
+    predict_batch_size: int = bounded(1, ge=1)
+    threshold: float = bounded(0.2, ge=0.0, le=1.0)
+    min_size_vox: int = bounded(200, ge=0)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.modalities = tuple(str(m).lower() for m in self.modalities)
         unknown = [m for m in self.modalities if m not in ALL_MODALITIES]
         if unknown or not self.modalities or len(set(self.modalities)) != len(self.modalities):
@@ -124,12 +129,8 @@ class CleriguesConfig(MethodConfig):
             raise InputError(f"patch_size {self.patch_size} must be divisible by 2**(n_levels-1)")
         if self.tile_size is not None and self.tile_size % 2 ** (self.n_levels - 1):
             raise InputError(f"tile_size {self.tile_size} must be divisible by 2**(n_levels-1)")
-        if self.predict_batch_size < 1:
-            raise InputError(f"predict_batch_size must be >= 1; got {self.predict_batch_size}")
-        if self.mc_passes < 0:
-            raise InputError(f"mc_passes must be >= 0 (0: dropout off); got {self.mc_passes}")
-        if not 0 <= self.overlap < 1:
-            raise InputError(f"overlap must be in [0, 1); got {self.overlap}")
+        if self.n_dropout_levels > self.n_levels:
+            raise InputError(f"n_dropout_levels {self.n_dropout_levels} > n_levels {self.n_levels}")
 
     @property
     def channels(self) -> list[str]:
