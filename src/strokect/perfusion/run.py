@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from strokect.data.plausibility import check_input
 from strokect.io import read_volume, require_4d, write_volume
 from strokect.io.atomic import staged_output_dir
 from strokect.io.records import write_json
@@ -75,6 +76,7 @@ def run_perfusion(
     if method is not None:
         cfg = replace(cfg, method=method)
     ctp = require_4d(read_volume(input_path), name=str(input_path), min_frames=cfg.min_frames)
+    check_input("ctp", ctp)  # a series without a contrast bolus gives confident wrong maps
     aif_mask = read_volume(aif_mask_path) if aif_mask_path is not None else None
     with staged_output_dir(out_dir, overwrite=overwrite) as tmp:
         result = compute_perfusion_maps(ctp, config=cfg, aif_mask=aif_mask)

@@ -215,7 +215,12 @@ def _geometry(volume: Volume) -> dict[str, Any]:
     }
 
 
-def _read_inputs(selected: Mapping[str, Path | Volume], inputs: CaseInputs, bar) -> dict:
+def _read_inputs(
+    selected: Mapping[str, Path | Volume], inputs: CaseInputs, bar, checks: list[dict]
+) -> dict:
+    """Read every selected role and check it is plausible for its role (`check_input`)."""
+    from strokect.data.plausibility import check_input
+
     volumes = {}
     for role, source in selected.items():
         if isinstance(source, Volume):
@@ -225,10 +230,8 @@ def _read_inputs(selected: Mapping[str, Path | Volume], inputs: CaseInputs, bar)
                 volume = read_volume(source, series=inputs.series_of(role, source))
             except InputError as exc:
                 raise InputError(f"input {role}: {exc}") from None
-        if volume.is_4d:
-            raise InputError(
-                f"input {role}: a 4D series ({volume.n_frames} frames) where a 3D image is needed"
-            )
+        volume, role_checks = check_input(role, volume)
+        checks.extend(role_checks)
         volume.metadata["role"] = role
         volumes[role] = volume
         bar.update(1)
@@ -285,6 +288,7 @@ class _Run:
     seed: int
     quiet: bool
     timings: dict[str, float] = field(default_factory=dict)
+    checks: list[dict] = field(default_factory=list)
 
     @contextmanager
     def stage(self, name: str, total: int = 1):
@@ -345,7 +349,7 @@ def _predict(run: _Run, paths: list[Path]):
         [*roles.required, *(r for r in roles.optional if r in run.inputs.roles)]
     )
     with run.stage("read", len(selected)) as bar:
-        volumes = _read_inputs(selected, run.inputs, bar)
+        volumes = _read_inputs(selected, run.inputs, bar, run.checks)
     with run.stage("prepare"):
         prepared = first.prepare(volumes)
         prepared.case_id = run.inputs.case_id
@@ -488,6 +492,7 @@ def _provenance(run: _Run, first, calibration, plan, paths, selected, volumes, p
         "calibration_info": dict(first.calibration_info),
         "options": list(run.options),
         "inference_plan": dataclasses.asdict(plan),
+        "input_checks": run.checks,
         "preprocessing": prepared.history,
         "inputs": {
             role: {
