@@ -300,3 +300,33 @@ def test_isles2024_subject_folder_written_by_synth(tmp_path, capsys):
     assert prov["case_id"] == subject.name
     assert prov["inputs"]["ct"]["path"].endswith("_ncct.nii.gz")
     assert "space-ncct_cbv" in prov["inputs"]["cbv"]["path"]
+
+
+def test_dicom_slice_gap_refused_unless_allowed_and_recorded(toy_run, tmp_path, capsys):
+    """A series with its third slice missing is refused (no invented slice); with
+    --allow-slice-gaps the interpolated plane is recorded in the provenance."""
+    from tests.io.test_dicom import write_3d_series
+
+    run, case, _ = toy_run
+    args = []
+    kept = [0, 1, 3]  # slice 2 (z = 10 mm) is missing
+    for number, role in enumerate(("ct", "cbf", "cbv"), 1):
+        arr = read_volume(case / f"{role}.nii.gz").array[kept]
+        write_3d_series(
+            tmp_path / role,
+            [5.0 * k for k in kept],
+            lambda k, p, a=arr: np.round(a[k] + 1024).astype(np.int16),
+            spacing=(0.9, 0.8),
+            series_number=number,
+        )
+        args.append(f"--input={role}={tmp_path / role}")
+    out = tmp_path / "o"
+    base = ["segment", *args, "-o", str(out), "--weights", str(run), "--quiet"]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "input ct: " in err and "missing between 5.00 and 15.00 mm" in err
+    assert not out.exists()
+    assert main([*base, "--allow-slice-gaps"]) == 0, capsys.readouterr().err
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["inputs"]["ct"]["interpolated_slices_mm"] == [10.0]
+    assert prov["inputs"]["ct"]["shape"] == [4, 48, 48]

@@ -259,21 +259,48 @@ def _world_linear(position, row, col, shape=(40, 10), spacing=(0.5, 0.5)):
     return np.round(hu * 4) / 4
 
 
-def test_irregular_spacing_resampled_to_median_step(tmp_path):
-    z_mm = [0.0, 2.0, 4.0, 8.0, 10.0, 12.0]  # steps 2, 2, 4, 2, 2 -> median 2
-    write_3d_series(tmp_path, z_mm, lambda k, p: np.full((4, 4), 1024 + 10 * z_mm[k]))
-    with pytest.warns(StrokectWarning, match="irregular slice spacing"):
+def test_irregular_spacing_keeps_every_slice(tmp_path):
+    """14 slices with steps alternating 9.0 / 8.865 mm (a real series): 14 planes from the first
+    to the last slice, the top slice kept (it was lost when the grid used the median step)."""
+    steps = [9.0 if k % 2 == 0 else 8.865 for k in range(13)]
+    z_mm = np.concatenate([[0.0], np.cumsum(steps)])
+    write_3d_series(tmp_path, z_mm, lambda k, p: np.full((4, 4), 1024 + 10 * k))
+    with pytest.warns(StrokectWarning, match=r"14 acquired slices resampled .* \(none dropped\)"):
         vol = read_dicom(tmp_path)
+    assert vol.array.shape == (14, 4, 4)
+    assert vol.spacing_mm[0] == pytest.approx(z_mm[-1] / 13)
+    assert vol.array[0, 0, 0] == pytest.approx(0) and vol.array[-1, 0, 0] == pytest.approx(130)
+    world_z = vol.index_to_world(np.array([[13, 0, 0]]))[0, 2]
+    assert world_z == pytest.approx(z_mm[-1])  # the last plane is the last acquired slice
+
+
+def test_missing_slice_is_an_error_unless_interpolation_is_asked(tmp_path):
+    z_mm = [0.0, 2.0, 4.0, 8.0, 10.0, 12.0]  # steps 2, 2, 4, 2, 2: the slice at 6 mm is missing
+    write_3d_series(tmp_path, z_mm, lambda k, p: np.full((4, 4), 1024 + 10 * z_mm[k]))
+    with pytest.raises(InputError, match=r"missing between 4\.00 and 8\.00 mm along the slice"):
+        read_dicom(tmp_path)
+    with pytest.warns(StrokectWarning, match="planes at 6 mm are interpolated"):
+        vol = read_volume(tmp_path, allow_slice_gaps=True)
     assert vol.array.shape == (7, 4, 4)
     assert vol.spacing_mm[0] == pytest.approx(2.0)
     np.testing.assert_allclose(vol.array[:, 0, 0], [0, 20, 40, 60, 80, 100, 120], atol=1e-4)
+    assert vol.metadata["interpolated_slices_mm"] == [6.0]
+
+
+def test_two_blocks_of_different_steps_are_not_gaps():
+    from strokect.io.dicom_geometry import find_gaps
+
+    two_blocks = np.concatenate([np.arange(14) * 4.0, 52.0 + 1.08 + np.arange(14) * 7.0])
+    assert find_gaps(two_blocks) == []
+    assert find_gaps(np.array([0.0, 5, 10, 20, 25, 30])) == [(10.0, 20.0, 5.0)]
+    assert find_gaps(np.array([0.0, 5, 10, 15, 30])) == [(15.0, 30.0, 5.0)]  # at the end too
 
 
 def test_gantry_tilt_corrected_to_true_world_positions(tmp_path):
     tilt = np.radians(20.0)
     col = np.array([0.0, np.cos(tilt), -np.sin(tilt)])
     normal = np.cross(ROW, col)
-    z_mm = [0.0, 3.0, 6.0, 12.0, 15.0]  # table positions (world z), irregular too
+    z_mm = [0.0, 3.0, 6.0, 10.0, 13.0]  # table positions (world z), irregular too
 
     positions = []
 
@@ -377,7 +404,10 @@ def test_gantry_tilt_series_matches_dcm2niix(gantry_tilt_dir, tmp_path):
     np.testing.assert_allclose(ours.direction.T @ ours.direction, np.eye(3), atol=1e-6)
     tilt = np.radians(18.5)
     np.testing.assert_allclose(ours.direction[:, 2], [0, np.sin(tilt), np.cos(tilt)], atol=2e-3)
-    assert ours.spacing_mm == pytest.approx((4.0019, 0.48828, 0.48828), abs=1e-3)
+    # 14 slices 4.0 mm apart then 14 slices 7.0 mm apart (two blocks, no gap): 37 planes from
+    # the first to the last slice, none dropped
+    assert ours.array.shape[0] == 37
+    assert ours.spacing_mm == pytest.approx((4.0028, 0.48828, 0.48828), abs=1e-3)
     assert ours.metadata["gantry_tilt_corrected_deg"] == pytest.approx(18.5, abs=0.1)
 
     niftis = _dcm2niix(gantry_tilt_dir, tmp_path / "d2n")
@@ -479,3 +509,13 @@ def test_shift_axis_matches_scipy():
             image, np.ones(2), offset=offset, output_shape=out_shape, order=1, cval=-5.0
         )
         np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def test_duplicate_file_is_reported_as_a_duplicate(tmp_path):
+    write_3d_series(tmp_path, [0.0, 5.0, 10.0], lambda k, p: np.full((4, 4), 1024 + k))
+    shutil.copy(tmp_path / "s001.dcm", tmp_path / "copy_of_s001.dcm")
+    with pytest.warns(
+        StrokectWarning, match=r"1 duplicate file\(s\) ignored: s001.dcm \(= copy_of"
+    ):
+        vol = read_dicom(tmp_path)
+    assert vol.array.shape == (3, 4, 4) and not vol.metadata.get("n_frames")

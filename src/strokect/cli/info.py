@@ -56,16 +56,23 @@ def format_image(summary: dict) -> list[str]:
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--series", default=None, help="DICOM series to read: index, SeriesNumber or UID.")
+@click.option(
+    "--allow-slice-gaps",
+    is_flag=True,
+    help="DICOM: interpolate across a missing slice instead of refusing the series.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
 @click.option(
     "--check", is_flag=True, help="Dataset: read every case and check that its grids agree."
 )
-def info(path: Path, series: str | None, as_json: bool, check: bool) -> None:
+def info(
+    path: Path, series: str | None, allow_slice_gaps: bool, as_json: bool, check: bool
+) -> None:
     """Describe an image file, a DICOM folder or a dataset root."""
     from strokect.data.describe import describe_path
     from strokect.errors import InputError
 
-    summary = describe_path(path, series=series, check=check)
+    summary = describe_path(path, series=series, check=check, allow_slice_gaps=allow_slice_gaps)
     if as_json:
         click.echo(json.dumps(summary, indent=1))
     else:

@@ -47,10 +47,15 @@ import click
 @click.option("--threads", type=int, help="CPU threads for torch (default measured: 1).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the MC-dropout draws.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--allow-slice-gaps",
+    is_flag=True,
+    help="DICOM: interpolate across a missing slice instead of refusing the series.",
+)
 @click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
 def segment(
     input_path, out_dir, method, weights, inputs, case_id, options, device, threads, seed, quiet,
-    overwrite,
+    allow_slice_gaps, overwrite,
 ):  # fmt: skip
     """Segment one case with a method: INPUT is a case folder (ISLES 2018 case, ISLES 2024
     rawdata/sub-* folder, <role>.nii.gz files), a dataset root or manifest (with --case), and/or
@@ -77,6 +82,7 @@ def segment(
         seed=seed,
         overwrite=overwrite,
         quiet=quiet,
+        allow_slice_gaps=allow_slice_gaps,
         command=shlex.join(["strokect", *sys.argv[1:]]),
     )
     for name, ml in result.volumes_ml.items():

@@ -21,7 +21,11 @@ SERIES_FIELDS = ("index", "number", "description", "modality", "n_files", "rows"
 
 
 def describe_path(
-    path: str | Path, *, series: str | None = None, check: bool = False
+    path: str | Path,
+    *,
+    series: str | None = None,
+    check: bool = False,
+    allow_slice_gaps: bool = False,
 ) -> dict[str, Any]:
     """Describe an image file, a DICOM folder or a dataset root.
 
@@ -69,7 +73,9 @@ def describe_path(
     from strokect.io.describe import volume_summary
     from strokect.io.readwrite import read_volume
 
-    volume = read_volume(path, series=series, allow_nonfinite=True)
+    volume = read_volume(
+        path, series=series, allow_nonfinite=True, allow_slice_gaps=allow_slice_gaps
+    )
     return {"kind": "image", "path": str(path), **volume_summary(volume)}
 
 

@@ -67,7 +67,9 @@ def list_dicom_series(folder: str | Path) -> list[SeriesInfo]:
     return [info for info, _ in series_infos(scan_folder(folder))]
 
 
-def read_dicom(folder: str | Path, *, series: str | int | None = None) -> Volume:
+def read_dicom(
+    folder: str | Path, *, series: str | int | None = None, allow_gaps: bool = False
+) -> Volume:
     """Read one DICOM series of ``folder`` into a 3D ``(z, y, x)`` or 4D ``(t, z, y, x)`` `Volume`.
 
     Parameters
@@ -78,6 +80,9 @@ def read_dicom(folder: str | Path, *, series: str | int | None = None) -> Volume
         Needed when the folder holds several series: the index shown by `list_dicom_series` /
         ``strokect info`` (an ``int`` or ``'#k'``), a SeriesNumber (``'2'``; a number that no
         series has is taken as an index), or the SeriesInstanceUID.
+    allow_gaps
+        Interpolate across gaps in the slice positions (a missing slice) instead of refusing the
+        series; the interpolated planes are listed in ``metadata["interpolated_slices_mm"]``.
 
     Returns
     -------
@@ -89,7 +94,8 @@ def read_dicom(folder: str | Path, *, series: str | int | None = None) -> Volume
     ------
     InputError
         No DICOM image, several series and no ``series=``, an unknown ``series=``, missing
-        geometry, mixed matrix sizes, frames with different position sets, multi-frame files.
+        geometry, mixed matrix sizes, frames with different position sets, multi-frame files,
+        a gap in the slice positions (unless ``allow_gaps``).
     """
     folder = Path(folder)
     info, headers = select_series(folder, series_infos(scan_folder(folder)), series)
@@ -102,9 +108,13 @@ def read_dicom(folder: str | Path, *, series: str | int | None = None) -> Volume
     labels = cluster_positions(dist)
     if labels.max() + 1 == len(headers):
         order = np.argsort(dist, kind="stable")
-        return _read_3d([headers[i] for i in order], info=info, label=label)
+        sorted_headers = [headers[i] for i in order]
+        return _read_3d(sorted_headers, info=info, label=label, name=name, allow_gaps=allow_gaps)
     frames, time_s, frame_info = group_frames(headers, labels, name=name, label=label)
-    return _read_4d(headers, frames, time_s, frame_info, info=info, name=name, label=label)
+    return _read_4d(
+        headers, frames, time_s, frame_info, info=info, name=name, label=label,
+        allow_gaps=allow_gaps,
+    )  # fmt: skip
 
 
 def _usable_headers(headers: list[SliceHeader], *, name: str, label: str) -> list[SliceHeader]:
@@ -118,12 +128,30 @@ def _usable_headers(headers: list[SliceHeader], *, name: str, label: str) -> lis
             f"{name}: files lack ImagePositionPatient / ImageOrientationPatient / PixelSpacing; "
             "not a series strokect can place in space"
         )
+    headers = _without_duplicates(headers, label=label)
     kept, dropped = majority_orientation(headers)
     if dropped:
         warn(f"{label}: skipped {dropped} files with another slice orientation (e.g. a localizer)")
     if len({(h.rows, h.cols) for h in kept}) > 1:
         sizes = sorted({f"{h.rows}x{h.cols}" for h in kept})
         raise InputError(f"{name}: files have different matrix sizes ({', '.join(sizes)})")
+    return kept
+
+
+def _without_duplicates(headers: list[SliceHeader], *, label: str) -> list[SliceHeader]:
+    """Drop files that repeat another file's SOPInstanceUID (the same image twice), with a warning
+    naming them, so a copied file is reported as a duplicate and not taken for a time frame."""
+    seen: dict[str, Path] = {}
+    kept, copies = [], []
+    for h in headers:
+        if h.sop_uid and h.sop_uid in seen:
+            copies.append(f"{h.path.name} (= {seen[h.sop_uid].name})")
+            continue
+        if h.sop_uid:
+            seen[h.sop_uid] = h.path
+        kept.append(h)
+    if copies:
+        warn(f"{label}: {len(copies)} duplicate file(s) ignored: {', '.join(copies[:5])}")
     return kept
 
 
@@ -185,7 +213,7 @@ def _metadata(info: SeriesInfo, first: SliceHeader, **extra) -> dict:
     return {k: v for k, v in meta.items() if v not in ("", None)}
 
 
-def _grid_for(headers: list[SliceHeader], *, label: str):
+def _grid_for(headers: list[SliceHeader], *, label: str, name: str, allow_gaps: bool = False):
     first = headers[0]
     grid = plan_grid(
         np.stack([h.position for h in headers]),
@@ -196,6 +224,21 @@ def _grid_for(headers: list[SliceHeader], *, label: str):
         default_step_mm=first.slice_thickness or 1.0,
     )
     notes = {}
+    if grid.gaps and not allow_gaps:
+        lo, hi, usual = grid.gaps[0]
+        more = f" (and {len(grid.gaps) - 1} more gap(s))" if len(grid.gaps) > 1 else ""
+        raise InputError(
+            f"{name}: slice(s) missing between {lo:.2f} and {hi:.2f} mm along the slice normal "
+            f"(a step of {hi - lo:.2f} mm where the neighbouring steps are {usual:.2f} mm){more}; "
+            "allow interpolating across gaps explicitly (allow_slice_gaps / --allow-slice-gaps)"
+        )
+    if grid.gaps:
+        interpolated = grid.planes_in_gaps()
+        warn(
+            f"{label}: {len(grid.gaps)} gap(s) in the slice positions interpolated as asked: "
+            f"planes at {', '.join(f'{p:g}' for p in interpolated)} mm are interpolated"
+        )
+        notes["interpolated_slices_mm"] = interpolated
     if grid.tilted:
         warn(
             f"{label}: gantry tilt of {grid.tilt_deg:.1f} degrees; resampled to an orthogonal "
@@ -205,8 +248,9 @@ def _grid_for(headers: list[SliceHeader], *, label: str):
     if grid.irregular:
         lo, hi = grid.step_range_mm
         warn(
-            f"{label}: irregular slice spacing ({lo:.3f} to {hi:.3f} mm); resampled linearly to "
-            f"{grid.shape[0]} slices of {grid.spacing_mm[0]:.3f} mm (the median step)"
+            f"{label}: irregular slice spacing ({lo:.3f} to {hi:.3f} mm); the {len(headers)} "
+            f"acquired slices resampled linearly to {grid.shape[0]} slices of "
+            f"{grid.spacing_mm[0]:.3f} mm from the first to the last (none dropped)"
         )
         notes["irregular_spacing_resampled_mm"] = [round(lo, 3), round(hi, 3)]
     return grid, notes
@@ -222,8 +266,10 @@ def _to_grid(stack: np.ndarray, grid, *, modality: str) -> np.ndarray:
     return resample_stack(stack, grid, fill_value=fill)
 
 
-def _read_3d(headers: list[SliceHeader], *, info: SeriesInfo, label: str) -> Volume:
-    grid, notes = _grid_for(headers, label=label)
+def _read_3d(
+    headers: list[SliceHeader], *, info: SeriesInfo, label: str, name: str, allow_gaps: bool
+) -> Volume:
+    grid, notes = _grid_for(headers, label=label, name=name, allow_gaps=allow_gaps)
     array = _to_grid(_stack(headers), grid, modality=info.modality)
     return Volume(
         array=array,
@@ -235,7 +281,7 @@ def _read_3d(headers: list[SliceHeader], *, info: SeriesInfo, label: str) -> Vol
 
 
 def _read_4d(
-    headers, frames, time_s, frame_info, *, info: SeriesInfo, name: str, label: str
+    headers, frames, time_s, frame_info, *, info: SeriesInfo, name: str, label: str, allow_gaps
 ) -> Volume:
     first_frame = [headers[i] for i in frames[0]]
     for k, frame in enumerate(frames[1:], start=1):
@@ -245,7 +291,7 @@ def _read_4d(
                     f"{name}: frame {k} has slice positions that differ from frame 0 "
                     "(frames with different position sets)"
                 )
-    grid, notes = _grid_for(first_frame, label=label)
+    grid, notes = _grid_for(first_frame, label=label, name=name, allow_gaps=allow_gaps)
     logger.info("%s: %d frames x %d slices", label, len(frames), len(first_frame))
     arrays = [
         _to_grid(_stack([headers[i] for i in frame]), grid, modality=info.modality)

@@ -12,8 +12,15 @@ Both are corrected by one resampling onto an orthogonal grid with axes ``(r, c, 
 
 1. every slice is shifted in-plane by ``(-u_k, -v_k)`` (bilinear) onto a common in-plane grid that
    covers the union of all slices (so no anatomy is cut off by the shear);
-2. the stack is interpolated linearly along ``n`` onto equally spaced planes starting at ``d_0``,
-   at the **median** slice step.
+2. the stack is interpolated linearly along ``n`` onto equally spaced planes from the first to
+   the last slice, with the step closest to the **median** slice step (gaps excluded) that
+   divides that span
+   (``span / round(span / median)``), so every acquired slice lies inside the grid: no slice is
+   ever dropped.
+
+A **gap** is a step more than 1.5x the largest of its neighbouring steps (a slice missing from a
+regular run; a series made of two blocks with different steps has none). Gaps are listed in
+`SliceGrid.gaps`; the reader refuses them unless asked to interpolate.
 
 Every output voxel centre is then at its true LPS world position.
 """
@@ -40,6 +47,16 @@ class SliceGrid:
     irregular: bool
     tilt_deg: float
     step_range_mm: tuple[float, float]
+    gaps: list[tuple[float, float, float]]  # (distance before, distance after, usual step) mm
+
+    def planes_in_gaps(self) -> list[float]:
+        """Output plane distances (mm along the normal) that fall inside a gap: interpolated."""
+        d0, step = float(self.dist_mm[0]), self.spacing_mm[0]
+        planes = d0 + step * np.arange(self.shape[0])
+        tol = 0.05 * step
+        return [
+            round(float(p), 3) for p in planes for lo, hi, _ in self.gaps if lo + tol < p < hi - tol
+        ]
 
     @property
     def needs_resampling(self) -> bool:
@@ -82,7 +99,10 @@ def plan_grid(
     dist = positions @ normal
     u, v = rel @ row, rel @ col
     steps = np.diff(dist)
-    step = float(np.median(steps)) if steps.size else float(default_step_mm)
+    gap_index = _gap_indices(steps)
+    gaps = [(float(dist[k]), float(dist[k + 1]), _largest_neighbour(steps, k)) for k in gap_index]
+    usual = np.delete(steps, gap_index) if len(gap_index) < steps.size else steps
+    step = float(np.median(usual)) if steps.size else float(default_step_mm)
     tol_mm = 0.01 * step + 1e-3
     irregular = bool(steps.size and np.max(np.abs(steps - step)) > tol_mm)
     inplane = np.hypot(u, v)
@@ -94,8 +114,10 @@ def plan_grid(
     u0, v0 = float(u.min()), float(v.min())
     out_rows = rows + math.ceil((v.max() - v0) / dy - 1e-6)
     out_cols = cols + math.ceil((u.max() - u0) / dx - 1e-6)
-    if irregular or tilted:
-        n_slices = math.floor(span / step + 1e-3) + 1
+    if irregular or tilted:  # equal planes from the first to the last slice: none dropped
+        n_steps = max(1, round(span / step)) if span > 0 else 0
+        step = span / n_steps if n_steps else step
+        n_slices = n_steps + 1
     else:
         n_slices = len(dist)
         step = span / (n_slices - 1) if n_slices > 1 else step
@@ -111,7 +133,31 @@ def plan_grid(
         irregular=irregular,
         tilt_deg=tilt_deg,
         step_range_mm=(float(steps.min()), float(steps.max())) if steps.size else (step, step),
+        gaps=gaps,
     )
+
+
+def _largest_neighbour(steps: np.ndarray, k: int) -> float:
+    return float(max(steps[j] for j in (k - 1, k + 1) if 0 <= j < len(steps)))
+
+
+def _gap_indices(steps: np.ndarray, factor: float = 1.5) -> list[int]:
+    """Indices of the steps more than ``factor`` x the largest neighbouring step."""
+    return [
+        k
+        for k in range(len(steps))
+        if len(steps) > 1 and steps[k] > factor * _largest_neighbour(steps, k)
+    ]
+
+
+def find_gaps(dist_mm: np.ndarray) -> list[tuple[float, float, float]]:
+    """Gaps of sorted slice distances: ``(before, after, largest neighbouring step)`` in mm."""
+    dist = np.asarray(dist_mm, float)
+    steps = np.diff(dist)
+    return [
+        (float(dist[k]), float(dist[k + 1]), _largest_neighbour(steps, k))
+        for k in _gap_indices(steps)
+    ]
 
 
 def resample_stack(stack: np.ndarray, grid: SliceGrid, *, fill_value: float) -> np.ndarray:

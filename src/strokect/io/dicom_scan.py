@@ -47,6 +47,7 @@ _TAGS = [
     "InstanceNumber",
     "NumberOfFrames",
     "ConvolutionKernel",
+    "SOPInstanceUID",  # an image's own UID (not a patient identifier): finds duplicate files
 ]
 
 
@@ -75,6 +76,7 @@ class SliceHeader:
     instance_number: int | None = None
     n_frames: int = 1
     kernel: str = ""
+    sop_uid: str = ""
 
 
 @dataclass
@@ -204,6 +206,7 @@ def _slice_header(path: Path, ds) -> SliceHeader:
         instance_number=_int(ds.get("InstanceNumber")),
         n_frames=_int(ds.get("NumberOfFrames")) or 1,
         kernel=_text(ds.get("ConvolutionKernel")),
+        sop_uid=_text(ds.get("SOPInstanceUID")),
     )
 
 

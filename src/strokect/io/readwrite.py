@@ -32,7 +32,11 @@ def _suffix(path: Path) -> str:
 
 
 def read_volume(
-    path: str | Path, *, series: str | None = None, allow_nonfinite: bool = False
+    path: str | Path,
+    *,
+    series: str | None = None,
+    allow_nonfinite: bool = False,
+    allow_slice_gaps: bool = False,
 ) -> Volume:
     """Read an image file or a DICOM folder into a `Volume`.
 
@@ -45,6 +49,9 @@ def read_volume(
         (``SeriesNumber``) or the index shown by ``strokect info``.
     allow_nonfinite
         Accept NaN / inf voxels (they are refused by default, with their count).
+    allow_slice_gaps
+        DICOM: interpolate across a missing slice instead of refusing the series (see
+        `strokect.io.dicom.read_dicom`).
 
     Raises
     ------
@@ -59,7 +66,7 @@ def read_volume(
     if path.is_dir():
         from strokect.io.dicom import read_dicom
 
-        volume = read_dicom(path, series=series)
+        volume = read_dicom(path, series=series, allow_gaps=allow_slice_gaps)
     else:
         suffix = _suffix(path)
         if suffix in NIFTI_SUFFIXES:

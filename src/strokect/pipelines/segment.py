@@ -207,16 +207,25 @@ def _device(device: str) -> str:
 
 
 def _geometry(volume: Volume) -> dict[str, Any]:
-    return {
+    out = {
         "shape": list(volume.array.shape),
         "spacing_mm": list(volume.spacing_mm),
         "origin_lps_mm": list(volume.origin),
         "direction": volume.direction.tolist(),
     }
+    for key in ("interpolated_slices_mm", "gantry_tilt_corrected_deg", "hu_offset_applied"):
+        if key in volume.metadata:
+            out[key] = volume.metadata[key]
+    return out
 
 
 def _read_inputs(
-    selected: Mapping[str, Path | Volume], inputs: CaseInputs, bar, checks: list[dict]
+    selected: Mapping[str, Path | Volume],
+    inputs: CaseInputs,
+    bar,
+    checks: list[dict],
+    *,
+    allow_slice_gaps: bool = False,
 ) -> dict:
     """Read every selected role and check it is plausible for its role (`check_input`)."""
     from strokect.data.plausibility import check_input
@@ -227,7 +236,11 @@ def _read_inputs(
             volume = source.with_array(source.array)  # do not tag the caller's object
         else:
             try:
-                volume = read_volume(source, series=inputs.series_of(role, source))
+                volume = read_volume(
+                    source,
+                    series=inputs.series_of(role, source),
+                    allow_slice_gaps=allow_slice_gaps,
+                )
             except InputError as exc:
                 raise InputError(f"input {role}: {exc}") from None
         volume, role_checks = check_input(role, volume)
@@ -289,6 +302,7 @@ class _Run:
     quiet: bool
     timings: dict[str, float] = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
+    allow_slice_gaps: bool = False
 
     @contextmanager
     def stage(self, name: str, total: int = 1):
@@ -349,7 +363,9 @@ def _predict(run: _Run, paths: list[Path]):
         [*roles.required, *(r for r in roles.optional if r in run.inputs.roles)]
     )
     with run.stage("read", len(selected)) as bar:
-        volumes = _read_inputs(selected, run.inputs, bar, run.checks)
+        volumes = _read_inputs(
+            selected, run.inputs, bar, run.checks, allow_slice_gaps=run.allow_slice_gaps
+        )
     with run.stage("prepare"):
         prepared = first.prepare(volumes)
         prepared.case_id = run.inputs.case_id
@@ -381,6 +397,7 @@ def segment(
     seed: int = 0,
     overwrite: bool = False,
     quiet: bool = True,
+    allow_slice_gaps: bool = False,
     command: str | None = None,
 ) -> SegmentResult:
     """Segment one case with a registered method; write its outputs when ``out_dir`` is given.
@@ -411,6 +428,9 @@ def segment(
         Seed of the Monte-Carlo dropout draws.
     quiet : bool
         No progress bars (one per stage on stderr otherwise).
+    allow_slice_gaps : bool
+        DICOM inputs: interpolate across a missing slice instead of refusing the series (the
+        interpolated planes are recorded in the provenance).
     command : str, optional
         The command line recorded in the provenance (the CLI passes its own).
 
@@ -424,6 +444,7 @@ def segment(
     if threads < 1:
         raise InputError(f"--threads must be >= 1; got {threads}")
     run = _Run(case_inputs, method, list(options), _device(device), threads, seed, quiet)
+    run.allow_slice_gaps = allow_slice_gaps
     paths = _weight_files(method, weights, case_inputs.roles)
     staging = (
         nullcontext(None) if out_dir is None else staged_output_dir(out_dir, overwrite=overwrite)
