@@ -117,6 +117,8 @@ def test_evaluate_reads_segment_outputs_against_a_dataset(tmp_path, capsys):
     assert "3 of 3 cases evaluated (0 with problems)" in capsys.readouterr().out
     doc = json.loads((out / "summary.json").read_text())
     assert doc["settings"]["reference_role"] == "core"
+    assert doc["settings"]["model_scope"] == "not recorded in the weights"  # in the report too
+    assert "model_scope: not recorded" in (out / "report.html").read_text()
     rows = (out / "per_case.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["case_1", "case_2", "case_3"]
     # one segment output folder alone; a missing output name is one clear error

@@ -71,7 +71,7 @@ def test_segment_writes_outputs_with_input_geometry(toy_run, tmp_path):
     assert result.volume_ml == pytest.approx(mask.sum() * 5 * 0.9 * 0.8 / 1000, abs=1e-4)
     assert result.paths["overlay"].read_bytes()[:4] == b"\x89PNG"
     rows = result.paths["volumes_csv"].read_text().splitlines()
-    assert rows[0] == "case_id,method,output,volume_ml,n_voxels,voxel_volume_ml"
+    assert rows[0] == "case_id,method,output,volume_ml,n_voxels,voxel_volume_ml,out_of_domain"
     assert rows[1].startswith("case,clerigues,mask,") and len(rows) == 2
     prov = json.loads(result.paths["provenance"].read_text())
     assert prov["method"] == "clerigues" and prov["case_id"] == "case"

@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "segment": ("strokect.cli.segment", "segment"),
     "heldout": ("strokect.cli.release", "heldout"),
     "release": ("strokect.cli.release", "release"),
+    "domain": ("strokect.cli.release", "domain"),
     "demo": ("strokect.cli.demo", "demo"),
 }
 

@@ -47,3 +47,28 @@ def release(run: Path, dest: Path, name: str) -> None:
 
     for path in export_weights(run, dest, name):
         click.echo(path)
+
+
+@click.command("domain")
+@click.argument("weights", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--data",
+    "data_root",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The dataset the weights were trained on (any layout).",
+)
+@click.option("--scope", default=None, help="Scope statement of the model card.")
+def domain(weights: tuple[Path, ...], data_root: Path, scope: str | None) -> None:
+    """Record in WEIGHTS (checkpoints or run folders) the statistics of the training inputs of
+    --data, so that segment flags inputs out of that domain."""
+    from strokect.pipelines.domain import record_domain
+
+    found, written = record_domain(weights, data_root, scope=scope)
+    for role, stats in found["roles"].items():
+        low, high = stats["median_range"]
+        click.echo(
+            f"{role}: case medians {low:.4g}-{high:.4g}, pooled IQR {stats['pooled_iqr']:.4g}"
+        )
+    for path in written:
+        click.echo(path)

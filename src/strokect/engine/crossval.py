@@ -47,6 +47,7 @@ class CrossValResult:
     cases: dict
     method_cls: type
     config: object
+    data_root: str = ""
 
 
 def _prepare_run(run_dir, method_name, config_file, overrides, resume, run_info):
@@ -213,7 +214,7 @@ def train_cross_validation(
             )
         if joined:
             torch.distributed.barrier()
-        return CrossValResult(run_dir, results, splits, by_id, cls, config)
+        return CrossValResult(run_dir, results, splits, by_id, cls, config, str(data_root))
     finally:
         if joined and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

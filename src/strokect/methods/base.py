@@ -236,6 +236,9 @@ class Method(abc.ABC):
         The calibration restored from a checkpoint (None: `default_calibration` applies).
     calibration_info : dict
         How the calibration was chosen (search, objective, cross-validated scores).
+    training_domain : dict or None
+        Statistics of the training inputs (`strokect.data.domain.training_domain`), used by
+        ``segment`` to flag out-of-domain inputs; saved in checkpoints.
     extra : dict
         JSON-like values saved in every checkpoint and restored on load (e.g. the channels
         used). Tensors are allowed.
@@ -264,6 +267,7 @@ class Method(abc.ABC):
         self.extra: dict[str, Any] = {}
         self.calibration: Any = None
         self.calibration_info: dict[str, Any] = {}
+        self.training_domain: dict[str, Any] | None = None
 
     # -- networks and optimization -------------------------------------------------------------
     @abc.abstractmethod

@@ -6,6 +6,7 @@ A checkpoint is a dict saved with ``torch.save``::
      "method": "clerigues", "strokect_version": "0.1.0", "config": {...resolved config...},
      "state_dicts": {"net": {...}}, "extra": {...method.extra...}, "metrics": {...},
      "calibration": {"values": {...calibration fields...}, "info": {...how chosen...}} or None,
+     "domain": {...statistics of the training inputs, strokect.data.domain...} or None,
      # kind == "training" (last.pt) only:
      "optimizers": {...}, "schedulers": {...}, "scaler": {...} or None,
      "rng": [per-rank RNG states], "loop": {...loop counters, early-stop state, history...}}
@@ -49,6 +50,7 @@ __all__ = [
     "restore_method",
     "save_checkpoint",
     "store_calibration",
+    "store_domain",
 ]
 
 CHECKPOINT_FORMAT = "strokect-checkpoint"
@@ -95,6 +97,7 @@ def save_checkpoint(
         "extra": dict(method.extra),
         "metrics": dict(metrics or {}),
         "calibration": _calibration_payload(method),
+        "domain": method.training_domain,
     }
     if training_state:
         payload.update(training_state)
@@ -111,6 +114,18 @@ def _calibration_payload(method: Method) -> dict[str, Any] | None:
         "values": config_to_dict(method.calibration),
         "info": dict(method.calibration_info),
     }
+
+
+def store_domain(path: str | Path, domain: Mapping[str, Any]) -> Path:
+    """Rewrite checkpoint ``path`` atomically with the statistics of its training inputs
+    (`strokect.data.domain.training_domain`)."""
+    path = Path(path)
+    data = load_checkpoint(path)
+    data["domain"] = dict(domain)
+    data["format_version"] = CHECKPOINT_VERSION
+    with atomic_output(path) as tmp:
+        torch.save(data, tmp)
+    return path
 
 
 def _looks_like_torch_file(path: Path) -> bool:
@@ -207,6 +222,7 @@ def restore_method(
         config = config_from_dict(method_cls.config_cls, data["config"], source="checkpoint config")
     method = method_cls(config)
     method.extra = dict(data.get("extra") or {})
+    method.training_domain = data.get("domain")
     calibration = data.get("calibration")
     if calibration is None and _LEGACY_CALIBRATION_KEY in method.extra:
         legacy = dict(method.extra.pop(_LEGACY_CALIBRATION_KEY))

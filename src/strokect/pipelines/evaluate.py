@@ -47,6 +47,8 @@ class SegmentOutput:
     mask: Path
     reference_role: str | None
     folder: Path
+    scope: str = ""
+    out_of_domain: bool | None = None
 
 
 def _read_one(folder: Path, mask: str | None) -> SegmentOutput:
@@ -66,11 +68,14 @@ def _read_one(folder: Path, mask: str | None) -> SegmentOutput:
         raise InputError(
             f"--mask {name}: output {name!r} of {folder} is a {outputs[name].get('kind')}, not a mask"
         )
+    domain = prov.get("domain_check") or {}
     return SegmentOutput(
         case_id=prov.get("case_id") or folder.name,
         mask=folder / outputs[name]["file"],
         reference_role=outputs[name].get("reference_role"),
         folder=folder,
+        scope=domain.get("scope", ""),
+        out_of_domain=domain.get("out_of_domain"),
     )
 
 
@@ -187,6 +192,11 @@ def evaluate(
         )
     if not cases:
         raise InputError(f"nothing to evaluate in --pred {pred} and --ref {ref}")
+    if outputs is not None:  # the model card's scope and the out-of-domain inputs, in the report
+        scopes = sorted({o.scope for o in outputs if o.scope})
+        settings["model_scope"] = " | ".join(scopes) or "not recorded in the weights"
+        flagged = sorted(o.case_id for o in outputs if o.out_of_domain)
+        settings["out_of_domain_cases"] = ", ".join(flagged) or "none"
     return evaluate_cases(
         cases, out_dir=out_dir, settings=settings, groups_ml=groups_ml, overwrite=overwrite
     )

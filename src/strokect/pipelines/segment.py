@@ -269,10 +269,20 @@ def _write(result_outputs, out_dir: Path, tables: list[dict], provenance: dict, 
     paths = {}
     for name, volume in result_outputs.items():
         paths[name] = write_volume(volume, out_dir / f"{name}.nii.gz")
-    columns = ["case_id", "method", "output", "volume_ml", "n_voxels", "voxel_volume_ml"]
+    columns = [
+        "case_id", "method", "output", "volume_ml", "n_voxels", "voxel_volume_ml", "out_of_domain",
+    ]  # fmt: skip
     paths["volumes_csv"] = write_csv(tables, out_dir / "volumes.csv", columns=columns)
+    domain = provenance.get("domain_check", {})
     paths["volumes_json"] = write_json(
-        {"volumes": tables, "primary_output": primary, "note": NOTE}, out_dir / "volumes.json"
+        {
+            "volumes": tables,
+            "primary_output": primary,
+            "out_of_domain": domain.get("out_of_domain"),
+            "model_scope": domain.get("scope", ""),
+            "note": NOTE,
+        },
+        out_dir / "volumes.json",
     )
     provenance["files"] = {k: p.name for k, p in paths.items()}
     paths["provenance"] = write_json(provenance, out_dir / "provenance.json")
@@ -303,6 +313,7 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
     allow_slice_gaps: bool = False
+    domain: dict = field(default_factory=dict)
 
     @contextmanager
     def stage(self, name: str, total: int = 1):
@@ -369,6 +380,7 @@ def _predict(run: _Run, paths: list[Path]):
     with run.stage("prepare"):
         prepared = first.prepare(volumes)
         prepared.case_id = run.inputs.case_id
+    run.domain = _domain_check(first, volumes, prepared)
     plan = first.inference_plan()
     n_slices = prepared.image.shape[1]
     if prepared.roi is not None:
@@ -480,6 +492,7 @@ def segment(
                     "volume_ml": volumes_ml[k],
                     "n_voxels": n_voxels[k],
                     "voxel_volume_ml": round(v.voxel_volume_ml, 8),
+                    "out_of_domain": run.domain.get("out_of_domain", ""),
                 }
                 for k, v in masks.items()
             ]
@@ -494,6 +507,35 @@ def segment(
             result.paths = {k: out_path / p.name for k, p in written.items()}
     provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
     return result
+
+
+def _domain_check(method, volumes: Mapping[str, Volume], prepared: Prepared) -> dict:
+    """Compare the inputs with the statistics of the training inputs; warn when out of domain."""
+    from strokect.data.domain import assess_domain
+    from strokect.errors import warn
+
+    domain = method.training_domain
+    if not domain:
+        return {"checked": False, "why": "the weights hold no training-domain statistics"}
+    findings = assess_domain(volumes, prepared.roi, domain)
+    out = [f for f in findings if f["out_of_domain"]]
+    if out:
+        parts = [
+            f"{f['what']} {f['value']:g} vs training {f['training'][0]:g}-{f['training'][1]:g}"
+            for f in out
+        ]
+        warn(
+            "out of domain: the input differs from what these weights were trained on ("
+            + "; ".join(parts)
+            + f"); {domain.get('scope', '')}; treat the result with caution"
+        )
+    return {
+        "checked": True,
+        "out_of_domain": bool(out),
+        "scope": domain.get("scope", ""),
+        "rule": domain.get("rule", ""),
+        "findings": findings,
+    }
 
 
 def _provenance(run: _Run, first, calibration, plan, paths, selected, volumes, prepared) -> dict:
@@ -514,6 +556,7 @@ def _provenance(run: _Run, first, calibration, plan, paths, selected, volumes, p
         "options": list(run.options),
         "inference_plan": dataclasses.asdict(plan),
         "input_checks": run.checks,
+        "domain_check": run.domain,
         "preprocessing": prepared.history,
         "inputs": {
             role: {

@@ -44,4 +44,21 @@ def train(
         calibration = calibrate_run(
             run, splits=result.splits, cases=result.cases, cache_dir=run / "cache"
         )
+        _record_domain(run, result)
     return TrainResult(result, calibration)
+
+
+def _record_domain(run: Path, result: CrossValResult) -> None:
+    """Store the statistics of the run's training inputs in every fold checkpoint."""
+    from strokect.methods.checkpoint import load_model, store_domain
+    from strokect.pipelines.domain import domain_of_cases
+
+    method, _ = load_model(run / "fold_0" / "model.pt")
+    if not method.training_roles():  # trained on generated data: no input statistics
+        return
+    scope = f"trained on the {len(result.cases)} cases of {result.data_root}"
+    domain = domain_of_cases(method, result.cases.values(), scope=scope, cache_dir=run / "cache")
+    for i in range(len(result.splits)):
+        for name in ("model.pt", "best.pt"):
+            if (run / f"fold_{i}" / name).is_file():
+                store_domain(run / f"fold_{i}" / name, domain)
