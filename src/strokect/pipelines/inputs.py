@@ -191,6 +191,12 @@ def resolve_case_inputs(
         role, path, series = parse_input_option(text)
         _add(result, role, f"{path}{SERIES_SEPARATOR}{series}" if series else path)
     if not result.case.images and not result.volumes:
+        listed = result.case.absent_files
+        if listed:
+            missing = ", ".join(f"{role}: {path}" for role, path in listed.items())
+            raise InputError(
+                f"case {result.case.case_id}: the files listed for it do not exist ({missing})"
+            )
         raise InputError("no input images given (a case folder, or --input ROLE=PATH)")
     return result
 
