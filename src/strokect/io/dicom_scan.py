@@ -243,7 +243,11 @@ def scan_folder(folder: str | Path) -> dict[str, list[SliceHeader]]:
         if ds is None:
             skipped += 1
             continue
-        header = _slice_header(path, ds)
+        try:
+            header = _slice_header(path, ds)
+        except (AttributeError, TypeError, ValueError, IndexError, OverflowError) as exc:
+            what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{path}: unusable DICOM header ({what})") from None
         series.setdefault(header.series_uid, []).append(header)
     if not series:
         raise InputError(
