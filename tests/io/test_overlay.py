@@ -87,7 +87,7 @@ def test_preprocess_overlay_uses_the_renderer(tmp_path):
     image, mask = _scene()
     ct = Volume(image, spacing_mm=(5.0, 0.5, 0.5))
     masks = {"intracranial": ct.with_array(mask.astype(np.uint8)), "csf": ct.with_array(mask)}
-    path = save_mask_overlay(ct, masks, tmp_path / "overlay.png", n_slices=2, title="x")
+    path = save_mask_overlay(ct, masks, tmp_path / "overlay.png", title="x")
     assert path == tmp_path / "overlay.png" and path.read_bytes()[:8] == PNG
 
 

@@ -79,6 +79,7 @@ def run_preprocess(
         The record also written to ``output_dir/preprocess.json``.
     """
     names = parse_steps(steps)
+    names = [n for n in names if n != "overlay"] + (["overlay"] if "overlay" in names else [])
     ct = require_3d(ensure_hu(read_volume(input_path, series=series)), name=str(input_path))
     map_vols = {k: read_volume(p) for k, p in (maps or {}).items()}
     if "perfusion_brain" in names and not map_vols:
@@ -104,6 +105,7 @@ class _State:
     def __init__(self, ct: Volume, maps: dict[str, Volume], brain_method: str):
         self.ct, self.maps, self.brain_method = ct, maps, brain_method
         self._cache: dict[str, Volume] = {}
+        self.extra: dict = {}  # results of other steps the overlay shows (plane, perfusion brain)
 
     def get(self, key: str) -> Volume:
         if key not in self._cache:
@@ -140,6 +142,7 @@ def _perfusion_brain(state: _State, out: Path):
     vol = perfusion_brain_mask(state.maps)
     if not vol.same_geometry(state.ct, atol_mm=1e-2):
         raise InputError("--map: the perfusion maps are not on the CT grid")
+    state.extra["perfusion_brain"] = vol
     return [
         _write(state.ct.with_array(vol.array, **vol.metadata), out, "perfusion_brain")
     ], _params(vol)
@@ -151,6 +154,7 @@ def _symmetric(state: _State, out: Path):
     mirrored, sym = symmetric_modalities(state.ct, state.maps)
     written = [_write(v, out, f"{k}_symmetric") for k, v in mirrored.items()]
     plane = sym.plane
+    state.extra["plane"] = plane
     params = {
         "angle_deg": plane.angle_deg,
         "offset_mm": plane.offset_mm,
@@ -184,11 +188,17 @@ def _zscore(state: _State, out: Path):
 
 
 def _overlay(state: _State, out: Path):
+    """Every mask computed in this run (intracranial and CSF at least) and the plane if computed."""
     from strokect.preprocess.overlay import save_mask_overlay
 
-    masks = {"intracranial": state.get("intracranial"), "csf": state.get("csf")}
-    save_mask_overlay(state.ct, masks, out / "overlay.png")
-    return ["overlay.png"], {"masks": list(masks)}
+    for key in ("intracranial", "csf"):
+        state.get(key)
+    masks = {k: v for k, v in state._cache.items() if k in ("intracranial", "brain", "csf")}
+    if "perfusion_brain" in state.extra:
+        masks["perfusion_brain"] = state.extra["perfusion_brain"]
+    plane = state.extra.get("plane")
+    save_mask_overlay(state.ct, masks, out / "overlay.png", plane=plane)
+    return ["overlay.png"], {"masks": list(masks), "plane": plane is not None}
 
 
 _RUNNERS = {
