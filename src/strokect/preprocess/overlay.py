@@ -113,7 +113,7 @@ def save_mask_overlay(
     legend = ", ".join(f"{name} ({colors[name]})" for name in masks)
     legend += ", mid-sagittal plane (yellow dashes)" if plane is not None else ""
     fig.suptitle(f"{title}  {legend}; radiological view (R on the left)".strip(), fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     return save_png(fig, path)
 
 
