@@ -116,7 +116,8 @@ def _folder_case(folder: Path) -> Case:
     if not images:
         raise InputError(
             f"{folder}: no images found (expected a dataset or case folder of ISLES 2018, ISLES "
-            f"2024 or a CSV manifest, or <role> image files ending {', '.join(IMAGE_SUFFIXES)})"
+            f"2024 or a CSV manifest, or <role> image files ending {', '.join(IMAGE_SUFFIXES)}; "
+            "a DICOM folder is given by role: --input ct=DIR)"
         )
     return Case(
         case_id=folder.name, patient_id=folder.name, images=images, layout="folder", folder=folder
