@@ -470,32 +470,14 @@ def segment(
         volumes_ml = {k: round(n_voxels[k] * v.voxel_volume_ml, 4) for k, v in masks.items()}
         provenance = _provenance(run, first, calibration, plan, paths, selected, volumes, prepared)
         provenance.update(
-            outputs={
-                k: {
-                    "kind": v.metadata.get("kind"),
-                    "file": f"{k}.nii.gz",
-                    "reference_role": first.reference_roles.get(k),
-                }
-                for k, v in outputs.items()
-            },
+            outputs={k: _output_record(first, k, v) for k, v in outputs.items()},
             volumes_ml=volumes_ml,
             command=command if command is not None else "python API: strokect.segment",
         )
         out_path = None if out_dir is None else Path(out_dir)
         result = SegmentResult(outputs, volumes_ml, n_voxels, primary, provenance, out_dir=out_path)
         if tmp is not None:
-            tables = [
-                {
-                    "case_id": case_inputs.case_id or "",
-                    "method": method,
-                    "output": k,
-                    "volume_ml": volumes_ml[k],
-                    "n_voxels": n_voxels[k],
-                    "voxel_volume_ml": round(v.voxel_volume_ml, 8),
-                    "out_of_domain": run.domain.get("out_of_domain", ""),
-                }
-                for k, v in masks.items()
-            ]
+            tables = [_volume_row(run, k, v, n_voxels[k], volumes_ml[k]) for k, v in masks.items()]
             provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
             with run.stage("write", len(outputs) + 1):
                 written = _write(outputs, tmp, tables, provenance, primary)
@@ -507,6 +489,27 @@ def segment(
             result.paths = {k: out_path / p.name for k, p in written.items()}
     provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
     return result
+
+
+def _output_record(method, name: str, volume: Volume) -> dict:
+    return {
+        "kind": volume.metadata.get("kind"),
+        "file": f"{name}.nii.gz",
+        "reference_role": method.reference_roles.get(name),
+    }
+
+
+def _volume_row(run: _Run, name: str, volume: Volume, n_voxels: int, volume_ml: float) -> dict:
+    """One row of ``volumes.csv``: a mask output's volume in mL."""
+    return {
+        "case_id": run.inputs.case_id or "",
+        "method": run.method,
+        "output": name,
+        "volume_ml": volume_ml,
+        "n_voxels": n_voxels,
+        "voxel_volume_ml": round(volume.voxel_volume_ml, 8),
+        "out_of_domain": run.domain.get("out_of_domain", ""),
+    }
 
 
 def _domain_check(method, volumes: Mapping[str, Volume], prepared: Prepared) -> dict:
