@@ -110,7 +110,7 @@ def test_python_api_returns_volumes_without_writing(toy_run, tmp_path):
 def test_segment_is_reproducible_and_refuses_nonempty_output(toy_run, tmp_path):
     run, case, _ = toy_run
     a = segment(case, tmp_path / "a", weights=run)
-    with pytest.raises(ValueError, match="not empty"):
+    with pytest.raises(FileExistsError, match="not empty"):
         segment(case, tmp_path / "a", weights=run)
     b = segment(case, tmp_path / "a", weights=run, overwrite=True)
     assert np.array_equal(a.outputs["probability"].array, b.outputs["probability"].array)
