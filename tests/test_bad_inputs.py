@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pickle
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,9 +236,9 @@ def test_catalogue(files, tmp_path, capsys, command, status, fragment, exist, ab
     if status == 2 and captured.err.startswith("error:"):
         assert len(captured.err.strip().splitlines()) == 1 or "warning:" in captured.err, printed
     for path in exist:
-        assert (p := _fill(path, files, out)) and __import__("pathlib").Path(p).exists(), p
+        assert Path(_fill(path, files, out)).exists(), path
     for path in absent:
-        assert not __import__("pathlib").Path(_fill(path, files, out)).exists(), path
+        assert not Path(_fill(path, files, out)).exists(), path
     for path, data in before.items():
         assert path.read_bytes() == data  # nothing that existed was changed
     assert not list(tmp_path.glob(".tmp-*"))

@@ -53,7 +53,7 @@ class Objective:
         return [name for name, _ in self.metrics]
 
     def describe(self) -> str:
-        parts = [f"{'max' if m == 'max' else 'min'} {n}" for n, m in self.metrics]
+        parts = [f"{mode} {name}" for name, mode in self.metrics]
         return "rank sum of " + " + ".join(parts) if len(parts) > 1 else parts[0]
 
 

@@ -99,8 +99,8 @@ def plan_grid(
     dist = positions @ normal
     u, v = rel @ row, rel @ col
     steps = np.diff(dist)
+    gaps = find_gaps(dist)
     gap_index = _gap_indices(steps)
-    gaps = [(float(dist[k]), float(dist[k + 1]), _largest_neighbour(steps, k)) for k in gap_index]
     usual = np.delete(steps, gap_index) if len(gap_index) < steps.size else steps
     step = float(np.median(usual)) if steps.size else float(default_step_mm)
     tol_mm = 0.01 * step + 1e-3

@@ -47,6 +47,7 @@ __all__ = [
     "find_model_checkpoints",
     "load_checkpoint",
     "load_model",
+    "model_from_checkpoint",
     "restore_method",
     "save_checkpoint",
     "store_calibration",
@@ -116,16 +117,22 @@ def _calibration_payload(method: Method) -> dict[str, Any] | None:
     }
 
 
-def store_domain(path: str | Path, domain: Mapping[str, Any]) -> Path:
-    """Rewrite checkpoint ``path`` atomically with the statistics of its training inputs
-    (`strokect.data.domain.training_domain`)."""
+def _rewrite(path: str | Path, **entries: Any) -> Path:
+    """Rewrite checkpoint ``path`` atomically with top-level ``entries`` set (format upgraded)."""
     path = Path(path)
     data = load_checkpoint(path)
-    data["domain"] = dict(domain)
-    data["format_version"] = CHECKPOINT_VERSION
+    data.update(entries, format_version=CHECKPOINT_VERSION)
+    if "calibration" in entries:
+        (data.get("extra") or {}).pop(_LEGACY_CALIBRATION_KEY, None)
     with atomic_output(path) as tmp:
         torch.save(data, tmp)
     return path
+
+
+def store_domain(path: str | Path, domain: Mapping[str, Any]) -> Path:
+    """Rewrite checkpoint ``path`` atomically with the statistics of its training inputs
+    (`strokect.data.domain.training_domain`)."""
+    return _rewrite(path, domain=dict(domain))
 
 
 def _looks_like_torch_file(path: Path) -> bool:
@@ -141,14 +148,7 @@ def _looks_like_torch_file(path: Path) -> bool:
 
 def store_calibration(path: str | Path, calibration: Any, info: Mapping[str, Any]) -> Path:
     """Rewrite checkpoint ``path`` atomically with ``calibration`` (a calibration dataclass)."""
-    path = Path(path)
-    data = load_checkpoint(path)
-    data["calibration"] = {"values": config_to_dict(calibration), "info": dict(info)}
-    data["format_version"] = CHECKPOINT_VERSION
-    (data.get("extra") or {}).pop(_LEGACY_CALIBRATION_KEY, None)
-    with atomic_output(path) as tmp:
-        torch.save(data, tmp)
-    return path
+    return _rewrite(path, calibration={"values": config_to_dict(calibration), "info": dict(info)})
 
 
 def _method_name(method: str | type[Method] | Method | None) -> str | None:
@@ -278,6 +278,18 @@ def load_model(
         from strokect.methods.registry import get_method_class
 
         method_cls = get_method_class(data["method"])
+    return model_from_checkpoint(data, method_cls, path=path, device=device, config=config)
+
+
+def model_from_checkpoint(
+    data: Mapping[str, Any],
+    method_cls: type[Method],
+    *,
+    path: str | Path = "checkpoint",
+    device: str | torch.device = "cpu",
+    config: Any = None,
+) -> tuple[Method, dict[str, nn.Module]]:
+    """`load_model` for checkpoint contents already read with `load_checkpoint`."""
     restored = restore_method(data, method_cls, config=config)
     networks = restored.build_networks()
     missing = sorted(set(networks) ^ set(data["state_dicts"]))

@@ -61,12 +61,21 @@ class ToyThreshold:
         check_bounds(self)
 
 
-def _prepare_ncct(volumes: Mapping[str, Volume]) -> Prepared:
-    """One channel: the NCCT in the brain window [0, 100] HU scaled to [0, 1]."""
-    ncct = volumes["ncct"]
-    image = np.clip(ncct.array.astype(np.float32), 0.0, 100.0)[None] / 100.0
-    step = {"step": "hu_window", "window_hu": [0.0, 100.0], "scaled_to": [0.0, 1.0]}
-    return Prepared(image=image, grid=ncct, channels=["ncct"], history=[step])
+class _NcctInput:
+    """The examples' inputs: one NCCT, windowed to [0, 100] HU and scaled to [0, 1]; they train on
+    generated squares, so training cases need no role."""
+
+    def input_roles(self) -> InputRoles:
+        return InputRoles(required=("ncct",))
+
+    def training_roles(self) -> tuple[str, ...]:
+        return ()
+
+    def prepare(self, volumes: Mapping[str, Volume]) -> Prepared:
+        ncct = volumes["ncct"]
+        image = np.clip(ncct.array.astype(np.float32), 0.0, 100.0)[None] / 100.0
+        step = {"step": "hu_window", "window_hu": [0.0, 100.0], "scaled_to": [0.0, 1.0]}
+        return Prepared(image=image, grid=ncct, channels=["ncct"], history=[step])
 
 
 def _squares(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,7 +114,7 @@ class ToyAdversarialConfig(MethodConfig):
     threshold: float = 0.25
 
 
-class ToyAdversarial(Method):
+class ToyAdversarial(_NcctInput, Method):
     """Generator + discriminator with two optimizers stepped alternately in one training step.
 
     Inference (the fu2bl pattern): the generator's difference map D of a follow-up NCCT, the
@@ -181,15 +190,6 @@ class ToyAdversarial(Method):
         gen = networks["generator"]
         return lambda x: gen(x)  # the difference map D
 
-    def input_roles(self) -> InputRoles:
-        return InputRoles(required=("ncct",))
-
-    def training_roles(self) -> tuple[str, ...]:
-        return ()  # trains on generated squares
-
-    def prepare(self, volumes):
-        return _prepare_ncct(volumes)
-
     def finalize(self, prepared, combined, calibration):
         diff = combined[0]  # mean D over the ensemble (channel 1 is its variance)
         grid = prepared.grid
@@ -218,7 +218,7 @@ class ToyEndToEndConfig(MethodConfig):
     threshold: float = 0.5
 
 
-class ToyEndToEnd(Method):
+class ToyEndToEnd(_NcctInput, Method):
     """Synthesis network + segmentation network trained end to end with one combined loss.
 
     Inference (the pseudodwi pattern): lesion probability (mean over members x MC passes), its
@@ -285,15 +285,6 @@ class ToyEndToEnd(Method):
             return torch.cat([torch.sigmoid(logits), pseudo], dim=1)
 
         return predict
-
-    def input_roles(self) -> InputRoles:
-        return InputRoles(required=("ncct",))
-
-    def training_roles(self) -> tuple[str, ...]:
-        return ()  # trains on generated squares
-
-    def prepare(self, volumes):
-        return _prepare_ncct(volumes)
 
     def inference_plan(self) -> InferencePlan:
         return InferencePlan(mc_passes=self.config.mc_passes)

@@ -153,20 +153,23 @@ def load_ensemble(
     the calibration keys of ``options``.
     """
     from strokect.config import config_from_dict, resolve_config
-    from strokect.methods.checkpoint import load_checkpoint, load_model
+    from strokect.methods.checkpoint import load_checkpoint, model_from_checkpoint
     from strokect.methods.registry import get_method_class
 
     cls = get_method_class(method)
     config_over, cal_over = split_options(cls, options)
-    stored = [load_checkpoint(p, method=method)["config"] for p in paths]
-    if any(c != stored[0] for c in stored[1:]):
+    stored = [load_checkpoint(p, method=method) for p in paths]  # each file read once
+    if any(d["config"] != stored[0]["config"] for d in stored[1:]):
         raise InputError(f"the {len(paths)} checkpoints of the ensemble have different configs")
     config = resolve_config(
         cls.config_cls,
         overrides=config_over,
-        base=config_from_dict(cls.config_cls, stored[0], source=f"{paths[0]} config"),
+        base=config_from_dict(cls.config_cls, stored[0]["config"], source=f"{paths[0]} config"),
     )
-    models = [load_model(p, method=cls, device=device, config=config) for p in paths]
+    models = [
+        model_from_checkpoint(d, cls, path=p, device=device, config=config)
+        for p, d in zip(paths, stored, strict=True)
+    ]
     stored_cal = [m.calibration for m, _ in models]
     if any(c != stored_cal[0] for c in stored_cal[1:]):
         raise InputError(
@@ -455,8 +458,10 @@ def segment(
     threads = DEFAULT_THREADS if threads is None else int(threads)
     if threads < 1:
         raise InputError(f"--threads must be >= 1; got {threads}")
-    run = _Run(case_inputs, method, list(options), _device(device), threads, seed, quiet)
-    run.allow_slice_gaps = allow_slice_gaps
+    run = _Run(
+        case_inputs, method, list(options), _device(device), threads, seed, quiet,
+        allow_slice_gaps=allow_slice_gaps,
+    )  # fmt: skip
     paths = _weight_files(method, weights, case_inputs.roles)
     staging = (
         nullcontext(None) if out_dir is None else staged_output_dir(out_dir, overwrite=overwrite)
