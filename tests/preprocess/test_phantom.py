@@ -6,9 +6,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from strokect.phantom import synth_case
 from strokect.phantom.presets import PRESETS
+from strokect.preprocess.brain import brain_mask
 from strokect.preprocess.masks import csf_mask, intracranial_mask
 from strokect.preprocess.registration import register_followup_to_baseline
 from strokect.preprocess.symmetry import SymmetryTransform, mirror, register_flipped
@@ -46,13 +48,21 @@ def test_intracranial_mask_matches_phantom(case):
     assert whole.metadata["region_growing"].startswith("3d-region-growing")
 
 
+def csf_smoothed(ct):
+    sigma = [0.0] + [1.0 / s for s in ct.spacing_mm[1:]]
+    return ndi.gaussian_filter(ct.array.astype(np.float32), sigma)
+
+
 def test_csf_mask_inside_phantom_csf_and_intracranial(case):
     ct = case.followup["ncct_baseline"]
     ic = intracranial_mask(ct)
     csf = csf_mask(ct, ic).array > 0
     assert csf.any()
     assert not (csf & (ic.array == 0)).any()
-    assert ((ct.array[csf] >= -5) & (ct.array[csf] <= 13)).all()
+    smoothed = csf_smoothed(ct)
+    assert ((smoothed[csf] >= -5) & (smoothed[csf] <= 13)).all()
+    paper = csf_mask(ct, ic, smooth_mm=0, seeds="ball").array > 0  # the paper's exact recipe
+    assert ((ct.array[paper] >= -5) & (ct.array[paper] <= 13)).all()
     # CSF is the commonest tissue among the found voxels (the seeds sit by the ventricles; noisy
     # white matter at 20-30 HU also reaches the [-5, 13] HU window, as in the paper's recipe)
     labels = case.followup["labels"].array[csf]
@@ -96,3 +106,48 @@ def test_intracranial_mask_matches_phantom_isles_preset():
     case = synth_case(1, "isles")
     whole = intracranial_mask(case.followup["ncct_followup"])
     assert dice(whole.array, case.followup["intracranial"].array) >= 0.95
+
+
+def _face_checks(case) -> dict:
+    """Masks of the whole-head follow-up NCCT of a phantom with face, orbits, sinuses and petrous
+    bone (phantom version 2) against its truth."""
+    ct = case.followup["ncct_followup"]
+    truth = case.followup["intracranial"].array > 0
+    ic = intracranial_mask(ct)
+    brain = brain_mask(ct, intracranial=ic).array > 0
+    csf = csf_mask(ct, ic).array > 0
+    other = case.followup["labels"].array == case.metadata["labels"]["skull_other"]
+    # lateral ventricles: CSF found on each side of the true mid-sagittal plane, above the
+    # skull base and within 35 mm of the plane
+    plane = case.metadata["head_pose"]["midsagittal_plane"]["followup"]
+    pts = ct.index_to_world(np.argwhere(csf).astype(float))
+    side = (pts - np.asarray(plane["point_lps_mm"])) @ np.asarray(plane["normal_lps"])
+    ml = ct.voxel_volume_ml
+    return {
+        "intracranial_dice": dice(ic.array, truth),
+        "brain_dice": dice(brain, truth),
+        "brain_air_voxels": int((brain & (ct.array < -200)).sum()),
+        "brain_in_face_ml": float((brain & other).sum() * ml),
+        "csf_left_ml": float(((side > 0) & (side < 35)).sum() * ml),
+        "csf_right_ml": float(((side < 0) & (side > -35)).sum() * ml),
+    }
+
+
+def _assert_face_checks(got: dict) -> None:
+    assert got["intracranial_dice"] >= 0.95, got
+    assert got["brain_dice"] >= 0.95, got
+    assert got["brain_air_voxels"] == 0, got
+    assert got["brain_in_face_ml"] < 0.5, got
+    assert got["csf_left_ml"] > 1.0 and got["csf_right_ml"] > 1.0, got
+
+
+def test_masks_with_face_orbits_sinuses_and_petrous_bone():
+    case = synth_case(0, "isles")
+    assert case.metadata["phantom_version"] == 2
+    _assert_face_checks(_face_checks(case))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(1, 8))
+def test_masks_with_face_more_subjects(seed):
+    _assert_face_checks(_face_checks(synth_case(seed, "isles")))

@@ -47,6 +47,15 @@ import click
     type=click.Choice(["ischemic", "ischemic_ht", "hemorrhage", "none"]),
     help="Force the lesion kind of every case (default: drawn per case).",
 )
+@click.option(
+    "--phantom-version",
+    "version",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 2),
+    help="Phantom version: 2 has a face, orbits, sinuses and petrous bone; 1 is the earlier head "
+    "(the version the shipped weights were trained on).",
+)
 @click.option("--preview", is_flag=True, help="Also write a PNG mosaic per case under preview/.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing phantom cohort in the folder.")
 @click.option(
@@ -56,7 +65,9 @@ import click
     type=click.IntRange(min=1),
     help="Parallel processes (files are identical for any value).",
 )
-def synth(output, cases, seed, preset, layout, anatomy, kind, preview, overwrite, workers) -> None:
+def synth(
+    output, cases, seed, preset, layout, anatomy, kind, version, preview, overwrite, workers
+) -> None:
     """Generate a synthetic stroke CT cohort (NCCT pairs, 4D CTP, maps, DWI, masks)."""
     from strokect.phantom import write_cohort
 
@@ -71,8 +82,10 @@ def synth(output, cases, seed, preset, layout, anatomy, kind, preview, overwrite
         workers=workers,
         anatomy=anatomy,
         kind=kind,
+        version=version,
     )
     click.echo(
-        f"wrote {cases} {preset} cases ({layout}, {anatomy} anatomy) to {output}; "
+        f"wrote {cases} {preset} cases ({layout}, {anatomy} anatomy, phantom version {version}) "
+        f"to {output}; "
         f"manifest {manifest}"
     )

@@ -7,6 +7,12 @@ cortical grey-matter ribbon folded by random sulci, the interhemispheric and Syl
 lateral/third/fourth ventricles, deep grey nuclei (caudate, lentiform, thalamus), cerebellum,
 brainstem, the main arteries and the superior sagittal sinus. Arterial territories (ACA, MCA, PCA
 per hemisphere) are stored for lesion placement.
+
+Phantom versions (`PHANTOM_VERSIONS`; the version is recorded in every case's metadata):
+
+1. the head above: no face, orbits, sinuses or petrous bone;
+2. (default) version 1 plus the face, orbits, paranasal sinuses, petrous ridges, middle ears and
+   mastoid air cells of `strokect.phantom.skullbase`. The random draws are those of version 1.
 """
 
 from __future__ import annotations
@@ -16,18 +22,22 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from strokect.phantom import skullbase
 from strokect.phantom.fields import segment_distance, separable_cubic, smooth_field
 from strokect.phantom.geometry import HeadGrid
 
 # internal tissue codes on the head grid
-AIR, GM, WM, CSF, DEEP_GM, CEREBELLUM, ARTERY, BONE, SOFT, FAT, BRAINSTEM, VEIN = range(12)
+AIR, GM, WM, CSF, DEEP_GM, CEREBELLUM, ARTERY, BONE, SOFT, FAT, BRAINSTEM, VEIN, EYE = range(13)
 #: internal code -> public label (0 outside, 1 GM, 2 WM, 3 CSF, 6 vessel, 7 skull/other)
-PUBLIC_LABEL = np.array([0, 1, 2, 3, 1, 1, 6, 7, 7, 7, 2, 6], dtype=np.uint8)
+PUBLIC_LABEL = np.array([0, 1, 2, 3, 1, 1, 6, 7, 7, 7, 2, 6, 7], dtype=np.uint8)
 PARENCHYMA = (GM, WM, DEEP_GM, CEREBELLUM, BRAINSTEM)
 #: territory codes (L = patient left = +x)
 TERRITORIES = {"ACA_L": 1, "ACA_R": 2, "MCA_L": 3, "MCA_R": 4, "PCA_L": 5, "PCA_R": 6}
 HALF_EXTENT_MM = (88.0, 108.0, 95.0)
 COARSE_EDT_MM = 2.0  # head grid covers +- these (x, y, z)
+#: phantom versions `synth` can produce; `PHANTOM_VERSION` is the default
+PHANTOM_VERSIONS = (1, 2)
+PHANTOM_VERSION = 2
 
 
 def sample_subject(rng: np.random.Generator) -> dict:
@@ -70,12 +80,14 @@ def build_anatomy(
     *,
     spacing_mm: tuple[float, float, float],
     extra_arteries: list[tuple[list[float], list[float], float]] = (),
+    version: int = PHANTOM_VERSION,
 ) -> Anatomy:
     """Build the head of ``params`` (from `sample_subject`) on a head grid of ``spacing_mm``.
 
     ``extra_arteries`` lists ``(p0_head_mm, p1_head_mm, radius_mm)`` segments to add (the AIF
-    vessel is placed this way by the case builder).
+    vessel is placed this way by the case builder). ``version`` is one of `PHANTOM_VERSIONS`.
     """
+    check_version(version)
     grid = HeadGrid.covering(half_extent_mm=HALF_EXTENT_MM, spacing_mm=spacing_mm)
     z, y, x = grid.axes_mm()
     Z, Y, X = z[:, None, None], y[None, :, None], x[None, None, :]
@@ -91,10 +103,14 @@ def build_anatomy(
     temporal = np.exp(-((np.abs(X) - 0.6 * ax) ** 2) / 200.0 - (Y + 5.0) ** 2 / 500.0)
     floor = -az * (0.38 + 0.6 * sig + 0.25 * temporal)
     cavity = (r < 1.0) & (Z > floor)
+    if version >= 2:
+        cavity &= ~skullbase.petrous_ridges(grid, params)
     d_in, d_out = _distances(cavity, grid.spacing_mm)
 
     tissue = np.zeros(grid.shape, np.uint8)
     bone_depth = _extracranial(tissue, rng, grid, cavity, d_out, (X, Y, Z), floor, params)
+    if version >= 2:
+        paint_face(tissue, bone_depth, grid, cavity, d_out, params)
     brain = _cortex(tissue, rng, grid, cavity, d_in, wobble, params)
     _fissures(tissue, brain, X, Y, Z, mid, ax, ay, az)
     _posterior_fossa(tissue, brain, rng, grid, X, Y, Z, mid, ax, ay, az)
@@ -104,6 +120,17 @@ def build_anatomy(
     texture = smooth_field(rng, grid, wavelength_mm=10.0)
     territory = _territories(tissue, rng, grid, X, Y, Z, mid, ax, ay, az)
     return Anatomy(grid, tissue, texture, territory, bone_depth, cavity, params)
+
+
+def check_version(version: int) -> None:
+    if version not in PHANTOM_VERSIONS:
+        raise ValueError(f"phantom version must be one of {PHANTOM_VERSIONS}; got {version!r}")
+
+
+def paint_face(tissue, bone_depth, grid, cavity, d_out, params) -> None:
+    """Face, orbits, sinuses, mastoids of phantom version 2 (`strokect.phantom.skullbase`)."""
+    codes = {"AIR": AIR, "SOFT": SOFT, "FAT": FAT, "BONE": BONE, "EYE": EYE}
+    skullbase.paint_face(tissue, bone_depth, grid, cavity, d_out, params, codes)
 
 
 def _extracranial(tissue, rng, grid, cavity, d_out, XYZ, floor, params) -> np.ndarray:

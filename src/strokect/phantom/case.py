@@ -8,7 +8,13 @@ import numpy as np
 
 from strokect.io import Volume
 from strokect.phantom import acquisition as acqm
-from strokect.phantom.anatomy import TERRITORIES, build_anatomy, sample_subject
+from strokect.phantom.anatomy import (
+    PHANTOM_VERSION,
+    TERRITORIES,
+    build_anatomy,
+    check_version,
+    sample_subject,
+)
 from strokect.phantom.geometry import Grid
 from strokect.phantom.lesions import lesion_masks, sample_lesion
 from strokect.phantom.perfusion import KH, RHO_G_PER_ML, aif_curve, sample_aif
@@ -85,6 +91,7 @@ def synth_case(
     kind: str | None = None,
     case_id: str | None = None,
     anatomy: str = "procedural",
+    version: int = PHANTOM_VERSION,
 ) -> PhantomCase:
     """Generate one phantom case, deterministically from ``seed``.
 
@@ -104,11 +111,16 @@ def synth_case(
         MNI152 templates bundled with the optional ``nilearn`` package (`strokect.phantom.mni`;
         `strokect.errors.InputError` when nilearn is missing). Only with ``"mni"`` does the
         metadata hold an ``"anatomy"`` entry (the template mapping).
+    version
+        Phantom version (`strokect.phantom.anatomy.PHANTOM_VERSIONS`): 2 (default) has a face,
+        orbits, paranasal sinuses and petrous bone; 1 reproduces the earlier head exactly (the
+        version the shipped weights were trained on). Recorded as ``metadata["phantom_version"]``.
     """
     if int(seed) < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed}")
     if anatomy not in ANATOMIES:
         raise ValueError(f"anatomy must be one of {ANATOMIES}; got {anatomy!r}")
+    check_version(version)
     preset = get_preset(preset)
     rng = _streams(seed)
     ctx = _draw(rng, preset, kind)
@@ -122,6 +134,7 @@ def synth_case(
         ctx["subject"],
         spacing_mm=preset.anatomy_spacing_mm,
         extra_arteries=[(vessel["p0_head_mm"], vessel["p1_head_mm"], vessel["radius_mm"])],
+        version=version,
     )
     half = acq["ctp_slices"] * acq["ctp_thickness_mm"] / 2 - 2.0
     zc = acq["slab_centre_head_z_mm"]
@@ -152,6 +165,7 @@ def synth_case(
     )
     case_id = case_id or f"phantom_{int(seed):04d}"
     metadata = _metadata(seed, preset, ctx, acute, followup, {**acute_info, **fu_info})
+    metadata["phantom_version"] = int(version)
     if "mni" in head.params:
         metadata["anatomy"] = _jsonable({"source": "mni", **head.params["mni"]})
     for vols in (acute, followup):

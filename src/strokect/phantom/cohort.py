@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from strokect.io.records import write_json
+from strokect.phantom.anatomy import PHANTOM_VERSION, check_version
 from strokect.phantom.case import ANATOMIES, synth_case
 from strokect.phantom.presets import get_preset
 from strokect.phantom.writers import LAYOUTS, write_case, write_manifests
@@ -56,8 +57,15 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
 
 
 def _one(job: tuple) -> list:
-    index, seed, preset, layout, out_dir, preview, kind, anatomy = job
-    case = synth_case(seed, preset, kind=kind, case_id=f"phantom_{index:04d}", anatomy=anatomy)
+    index, seed, preset, layout, out_dir, preview, kind, anatomy, version = job
+    case = synth_case(
+        seed,
+        preset,
+        kind=kind,
+        case_id=f"phantom_{index:04d}",
+        anatomy=anatomy,
+        version=version,
+    )
     rows = write_case(case, out_dir, layout=layout, index=index)
     if preview:
         from strokect.phantom.preview import write_preview
@@ -79,6 +87,7 @@ def write_cohort(
     workers: int = 1,
     kind: str | None = None,
     anatomy: str = "procedural",
+    version: int = PHANTOM_VERSION,
 ) -> Path:
     """Generate ``n_cases`` phantom cases and write them under ``out_dir``.
 
@@ -86,7 +95,8 @@ def write_cohort(
     are identical whatever ``workers`` is. Returns the path of the acute manifest
     (``manifest.csv`` for ``layout="csv"``, else ``extras/manifest.csv``); the NCCT-pair manifest
     ``manifest_ncct_pairs.csv`` lies beside it (see `strokect.phantom.writers`). ``anatomy`` is
-    passed to `synth_case` (``"procedural"`` or ``"mni"``).
+    passed to `synth_case` (``"procedural"`` or ``"mni"``), and so is ``version`` (the phantom
+    version, recorded in the cohort marker and in every case's metadata).
 
     Raises
     ------
@@ -99,6 +109,7 @@ def write_cohort(
         For ``anatomy="mni"`` without the optional nilearn package.
     """
     get_preset(preset)
+    check_version(version)
     if anatomy not in ANATOMIES:
         raise ValueError(f"anatomy must be one of {ANATOMIES}; got {anatomy!r}")
     if anatomy == "mni":
@@ -112,7 +123,7 @@ def write_cohort(
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
     jobs = [
-        (i, case_seed(seed, i), preset, layout, out_dir, preview, kind, anatomy)
+        (i, case_seed(seed, i), preset, layout, out_dir, preview, kind, anatomy, version)
         for i in range(n_cases)
     ]
     info = {
@@ -121,6 +132,7 @@ def write_cohort(
         "seed": seed,
         "preset": str(preset),
         "layout": layout,
+        "phantom_version": int(version),
         "case_seeds": [job[1] for job in jobs],
         "complete": False,
     }

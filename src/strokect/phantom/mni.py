@@ -122,6 +122,7 @@ def build_mni_anatomy(
     *,
     spacing_mm: tuple[float, float, float],
     extra_arteries: list[tuple[list[float], list[float], float]] = (),
+    version: int = anat.PHANTOM_VERSION,
 ) -> anat.Anatomy:
     """`strokect.phantom.anatomy.build_anatomy` with the brain taken from the MNI152 templates.
 
@@ -136,11 +137,16 @@ def build_mni_anatomy(
     ax, ay, az = params["cavity_half_axes_mm"]
     prob = _sample(templates, grid, rng, (ax, ay, az))
     cavity = ndimage.binary_fill_holes(prob["mask"] >= 0.5)
+    anat.check_version(version)
+    if version >= 2:
+        cavity &= ~anat.skullbase.petrous_ridges(grid, params)
     d_in, d_out = anat._distances(cavity, grid.spacing_mm)
     sig = 1.0 / (1.0 + np.exp(-(Y - 5.0) / 10.0))
     floor = -az * (0.38 + 0.6 * sig)  # only bounds the neck below the skull base
     tissue = np.zeros(grid.shape, np.uint8)
     bone_depth = anat._extracranial(tissue, rng, grid, cavity, d_out, (X, Y, Z), floor, params)
+    if version >= 2:
+        anat.paint_face(tissue, bone_depth, grid, cavity, d_out, params)
     tissue[cavity] = anat.CSF
     parenchyma = cavity & (prob["gm"] + prob["wm"] >= 0.5)
     tissue[parenchyma & (prob["gm"] >= prob["wm"])] = anat.GM

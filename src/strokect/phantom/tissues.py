@@ -25,6 +25,7 @@ from strokect.phantom.anatomy import (
     CEREBELLUM,
     CSF,
     DEEP_GM,
+    EYE,
     FAT,
     GM,
     SOFT,
@@ -32,8 +33,9 @@ from strokect.phantom.anatomy import (
     WM,
     Anatomy,
 )
+from strokect.phantom.skullbase import VITREOUS_ABOVE_CSF_HU
 
-N_CODES = 12
+N_CODES = 13
 
 
 def sample_tissue_values(rng: np.random.Generator) -> dict:
@@ -106,6 +108,7 @@ def hu_map(anatomy: Anatomy, values: dict) -> np.ndarray:
         hu["brainstem"],
         hu["blood"],
     ]
+    table[EYE] = hu["csf"] + VITREOUS_ABOVE_CSF_HU
     out = table[anatomy.tissue]
     brain = np.isin(anatomy.tissue, (GM, WM, DEEP_GM, CEREBELLUM, BRAINSTEM))
     out[brain] += hu["brain_texture_sd"] * anatomy.texture[brain]
@@ -156,7 +159,7 @@ def dwi_map(anatomy: Anatomy, values: dict, lesion: dict[str, np.ndarray]) -> np
     table[[AIR, BONE]] = [0.0, d["bone"]]
     table[[GM, DEEP_GM, CEREBELLUM]] = d["gm"]
     table[[WM, BRAINSTEM]] = d["wm"]
-    table[CSF] = d["csf"]
+    table[[CSF, EYE]] = d["csf"]
     out = table[anatomy.tissue] * (1.0 + 0.03 * anatomy.texture)
     out[lesion["core"]] *= d["core_ratio"]
     return out.astype(np.float32)

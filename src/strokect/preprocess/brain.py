@@ -16,6 +16,9 @@ from strokect.preprocess.morphology import distance_mm
 #: Methods accepted by `brain_mask`.
 BRAIN_METHODS = ("auto", "threecnn", "threshold")
 
+#: Voxels below this (air) are never brain, whatever the method.
+AIR_BELOW_HU = -200.0
+
 #: Minimum bone volume (voxels > 160 HU) for ``method="auto"`` to trust the skull, in mL.
 MIN_SKULL_ML = 20.0
 
@@ -34,10 +37,11 @@ def brain_mask(
     ``"threecnn"``
         The intracranial mask of Barros et al. (JNIS 2020; `intracranial_mask`), which van Voorst
         et al. (AJNR 2022) use for ``fu2bl``, restricted to ``tissue_window_hu`` (drops the bone
-        rim the 7 mm expansion reaches), largest 3D component, holes filled slice by slice.
+        rim the 7 mm expansion reaches), largest 3D component, holes filled slice by slice
+        except with air (voxels below `AIR_BELOW_HU`).
     ``"threshold"``
         For images without a skull (skull-stripped inputs): voxels in ``tissue_window_hu``,
-        opened by 3 mm, largest 3D component, holes filled slice by slice.
+        opened by 3 mm, largest 3D component, holes filled slice by slice (not with air).
     ``"auto"``
         ``"threecnn"`` when the image holds at least `MIN_SKULL_ML` of bone (> 160 HU),
         otherwise ``"threshold"``; the choice is recorded as ``metadata["method"]``.
@@ -65,7 +69,9 @@ def brain_mask(
     else:
         mask = _open_mm(tissue, 3.0, ct.spacing_mm)
     mask = _largest_component(mask)
-    mask = np.stack([ndi.binary_fill_holes(s) for s in mask])
+    # holes are filled (vessels, calcifications), but never with air: a sinus or air cell that a
+    # slice of the mask happens to enclose stays out
+    mask = np.stack([ndi.binary_fill_holes(s) for s in mask]) & (ct.array >= AIR_BELOW_HU)
     if not mask.any():
         warn("brain mask: empty (no voxel in the tissue window)")
     return ct.with_array(
