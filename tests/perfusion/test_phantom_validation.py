@@ -1,7 +1,8 @@
 """Maps against the digital phantom's ground truth (tiny preset, the phantom's own noise).
 
-Issue 4 targets: normal-tissue Tmax MAE <= 1 s is reached (onset Tmax at frame centres, temporal-
-subspace denoising) and asserted; bcSVD/oSVD CBF median error <= 15 % is NOT reached: even
+Issue 4 targets: normal-tissue Tmax MAE <= 1 s is reached with the onset Tmax (frame centres,
+temporal-subspace denoising) and asserted; the default Tmax is the residue maximum (issue 15:
+the definition the 6 s threshold was set with, see docs/perfusion.md); bcSVD/oSVD CBF median error <= 15 % is NOT reached: even
 noise-free, with the true AIF and no truncation, block-circulant SVD recovers only 0.85 (GM) /
 0.88 (WM) of the true CBF at this phantom's 2 s frames, and the truncation the noise requires
 lowers it to ~0.5-0.7 (`benchmarks/perfusion_error_budget.py`, docs/perfusion.md). These tests
@@ -55,23 +56,32 @@ def _stats(acute, res):
 
 
 def test_default_pipeline_on_phantom(phantom):
-    res = compute_perfusion_maps(phantom["ctp"])  # default: oSVD, 4 mm tissue smoothing
+    res = compute_perfusion_maps(phantom["ctp"])  # default: oSVD, 4 mm smoothing, peak Tmax
+    assert res.config.tmax_estimator == "peak"
     smooth = _stats(phantom, res)
+    onset_cfg = {"tmax_estimator": "onset"}
+    onset = _stats(
+        phantom, compute_perfusion_maps(phantom["ctp"], config=PerfusionConfig(**onset_cfg))
+    )
     raw = _stats(
         phantom,
-        compute_perfusion_maps(phantom["ctp"], config=PerfusionConfig(smoothing_sigma_mm=0)),
+        compute_perfusion_maps(
+            phantom["ctp"], config=PerfusionConfig(smoothing_sigma_mm=0, **onset_cfg)
+        ),
     )
     for label in NORMAL:
         assert smooth[label]["coverage"] > 0.8  # CSF/vessel exclusion keeps most parenchyma
-        # 0.58 / 0.71 s on this seed (issue target 1 s); pooled tiny 0-2 0.64-0.67, isles 0.41-0.42
-        assert smooth[label]["tmax_mae"] < 1.0
-        assert smooth[label]["tmax_mae"] < raw[label]["tmax_mae"] / 3  # denoising matters
+        # onset Tmax: 0.58 / 0.71 s on this seed (issue-4 target 1 s); pooled tiny 0-2 0.64-0.67
+        assert onset[label]["tmax_mae"] < 1.0
+        assert onset[label]["tmax_mae"] < raw[label]["tmax_mae"] / 3  # denoising matters
         assert smooth[label]["cbv_mdape"] < 0.65 < raw[label]["cbv_mdape"]
-    # ordering of the classes survives the noise; hypoperfused Tmax well above normal (the
-    # penumbra median is under the true 8.3 s: 4.5 s on this seed, see docs/perfusion.md)
+    # ordering of the classes survives the noise
     assert smooth[1]["cbf"] > smooth[2]["cbf"] > smooth[4]["cbf"] > smooth[5]["cbf"]
+    # the default (peak) Tmax is late in normal tissue (2.9 / 3.1 s, truth 0.4) but puts the
+    # penumbra on the right side of the 6 s threshold (median 8.9 s, truth 8.3; onset: 4.5 s)
     normal_tmax = max(smooth[1]["tmax"], smooth[2]["tmax"])
-    assert normal_tmax < 2.0 and min(smooth[4]["tmax"], smooth[5]["tmax"]) > normal_tmax + 4.0
+    assert normal_tmax < 4.0 and min(smooth[4]["tmax"], smooth[5]["tmax"]) > 7.0
+    assert smooth[4]["tmax_mae"] < onset[4]["tmax_mae"] - 2.0
     # vessels were found and excluded (the phantom has an AIF artery and veins)
     assert res.info["n_vessel_voxels"] > 0
 

@@ -24,7 +24,7 @@ def test_volumes_and_masks():
     cbf, tmax = _maps()
     ro = readout_from_maps(cbf, tmax, brain_mask=np.ones(cbf.spatial_shape))
     assert ro.reference_cbf == 50.0
-    assert ro.affected_side == "low x index"
+    assert ro.affected_side == "patient right (low x index)"  # LPS +x is patient left
     assert ro.core.array.sum() == 32 and ro.core_ml == pytest.approx(32 * 0.002)
     assert ro.hypoperfusion_ml == pytest.approx(112 * 0.002)
     assert ro.mismatch_ml == pytest.approx((112 - 32) * 0.002)

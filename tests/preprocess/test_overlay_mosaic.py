@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from strokect.io import Volume
-from strokect.preprocess.overlay import _view, radiological_view, save_mask_overlay
+from strokect.preprocess.overlay import radiological_view, save_mask_overlay, screen_view
 from strokect.preprocess.symmetry import MidsagittalPlane
 
 
@@ -30,7 +30,7 @@ def test_radiological_view_puts_patient_left_on_screen_right_for_every_storage_o
         vol = _marked(direction)
         order, flips = radiological_view(vol)
         k = int(np.argwhere(vol.array)[0][0])
-        shown = _view(vol.array[k], order, flips)
+        shown = screen_view(vol.array[k], order, flips)
         row, col = np.argwhere(shown)[0]
         assert row == 0 and col == shown.shape[1] - 1, name  # anterior top, patient left right
 

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import base64
 import csv
-import io
 import json
 import math
-import shutil
-import subprocess
 
-import numpy as np
 import pytest
 
 from strokect.io import read_volume
 from strokect.metrics import evaluate_masks
 from strokect.report import evaluate_folders
+from tests.browser import screenshot
 from tests.report.cohort_for_tests import write_cohort
 
 
@@ -85,21 +82,8 @@ def test_html_is_self_contained(evaluated):
 
 
 def test_html_renders_in_headless_chromium(evaluated, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed")
-    from PIL import Image
-
     _, out = evaluated
-    shot = tmp_path / "shot.png"
-    cmd = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,2000",
-        out.html_path.resolve().as_uri(),
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-    pixels = np.asarray(Image.open(io.BytesIO(shot.read_bytes())).convert("L"), dtype=float)
+    pixels = screenshot(out.html_path, tmp_path / "shot.png")
     assert pixels.shape == (2000, 1280)
     assert pixels.std() > 20  # not a blank page
     assert (pixels < 100).mean() > 0.005  # text, tables and plot marks in dark ink

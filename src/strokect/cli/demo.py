@@ -49,4 +49,5 @@ def demo(out_dir: Path, seed: int, overwrite: bool) -> None:
         f", Dice vs truth {_fmt(pf['vs_truth']['dice'])}; hypoperfusion {_fmt(pf['hypoperfusion_ml'], ' mL')}"
     )
     click.echo(f"  CBF/CBV/MTT/Tmax/TTP maps and readout masks: {out_dir}/perfusion")
+    click.echo(f"  perfusion report: {out_dir}/perfusion/report.html (and report.png)")
     click.echo(f"  summary: {out_dir}/demo_summary.json (phantom data; not for clinical use)")

@@ -31,13 +31,16 @@ import click
 @click.option(
     "--tmax",
     "tmax_estimator",
-    type=click.Choice(["onset", "calibrated", "peak"]),
-    default="onset",
+    type=click.Choice(["peak", "onset", "calibrated"]),
+    default="peak",
     show_default=True,
-    help="Tmax: half-maximum rise of the residue, the same corrected for its truncation bias, "
-    "or the residue maximum.",
+    help="Tmax: the residue maximum (the definition the 6 s threshold was set with), its "
+    "half-maximum rise, or the rise corrected for its truncation bias.",
 )
 @click.option("--motion-correction", is_flag=True, help="Rigid registration of frames to frame 0.")
+@click.option(
+    "--no-report", "no_report", is_flag=True, help="Skip report.html / report.png (maps only)."
+)
 @click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
 def perfusion(
     input4d,
@@ -49,6 +52,7 @@ def perfusion(
     temporal_rank,
     tmax_estimator,
     motion_correction,
+    no_report,
     overwrite,
 ):
     """Perfusion maps and readout from a 4D CTP (NIfTI file or DICOM folder)."""
@@ -63,10 +67,16 @@ def perfusion(
         motion_correction=motion_correction,
     )
     summary = run_perfusion(
-        input4d, out_dir, config=cfg, aif_mask_path=aif_mask, overwrite=overwrite
+        input4d,
+        out_dir,
+        config=cfg,
+        aif_mask_path=aif_mask,
+        overwrite=overwrite,
+        report=not no_report,
     )
     r = summary["readout"]
     click.echo(
         f"core {r['core_ml']} mL, hypoperfusion (Tmax>6s) {r['hypoperfusion_ml']} mL, "
         f"mismatch {r['mismatch_ml']} mL; maps in {out_dir}"
+        + ("" if no_report else f"; report {out_dir}/report.html")
     )

@@ -162,7 +162,7 @@ class SubspaceDenoising:
 
 
 def temporal_subspace_denoise(
-    curves: np.ndarray, rank: int | str = "auto", *, chunk: int = 65536
+    curves: np.ndarray, rank: int | str = "auto", *, min_rank: int = 1, chunk: int = 65536
 ) -> tuple[np.ndarray, SubspaceDenoising]:
     """Project ``(T, M)`` tissue curves onto their ``rank`` leading temporal singular vectors.
 
@@ -176,7 +176,9 @@ def temporal_subspace_denoise(
     (`gavish_donoho_omega`); on the phantom the median is 7-11 % above the expected noise floor
     ``sqrt(M) sigma`` (``sigma`` measured on the pre-bolus samples). ``rank=0`` returns the curves
     unchanged, and so do fewer than 4 frames or fewer voxels than frames (no subspace to estimate;
-    reported as the full rank ``T``).
+    reported as the full rank ``T``). ``min_rank`` is a floor for the ``"auto"`` rank: a small
+    lesion's own temporal signature carries too little of the matrix's energy to pass the
+    threshold, and projecting it onto normal-tissue shapes moves its Tmax (docs/perfusion.md).
 
     The temporal basis comes from the ``T x T`` Gram matrix (float64, accumulated in chunks of
     voxels), so memory stays at the input plus one chunk.
@@ -197,7 +199,8 @@ def temporal_subspace_denoise(
     med = float(np.median(s))
     rel = s / med if med > 0 else np.full_like(s, np.inf)
     omega = gavish_donoho_omega(t / m)
-    r = max(int(np.sum(rel > omega)), 1) if rank == "auto" else int(rank)
+    r = max(int(np.sum(rel > omega)), min_rank, 1) if rank == "auto" else int(rank)
+    r = min(r, t)
     basis = evecs[:, :r].astype(np.float32)
     out = np.empty_like(curves, dtype=np.float32)
     for start in range(0, m, chunk):

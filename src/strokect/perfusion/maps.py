@@ -60,7 +60,7 @@ class PerfusionConfig:
     svd_threshold: float | None = None  # ssvd 0.2, bcsvd 0.1 (fraction of largest singular value)
     osvd_thresholds: tuple[float, ...] = DEFAULT_OSVD_THRESHOLDS
     oscillation_limit: float = DEFAULT_OSCILLATION_LIMIT
-    tmax_estimator: str = "onset"  # half-max rise ("onset"), bias-"calibrated" rise, or "peak"
+    tmax_estimator: str = "peak"  # residue maximum ("peak"), half-max rise ("onset"), "calibrated"
     adaptive_truncation: bool = False  # per-voxel discrepancy-principle rank (measured noise)
     adaptive_range: tuple[float, float] = DEFAULT_ADAPTIVE_RANGE  # loosest, strictest threshold
     n_baseline: int | None = None  # None: detected from the brain-average curve
@@ -70,6 +70,7 @@ class PerfusionConfig:
     smoothing_sigma_mm: float = 4.0  # in-plane normalized convolution within tissue (0: off)
     temporal_sigma_s: float = 0.0  # Gaussian smoothing of every curve along time (0: off)
     temporal_rank: int | str = "auto"  # temporal-subspace denoising: "auto", a rank, 0 = off
+    temporal_min_rank: int = 1  # floor of the "auto" rank
     brain_window_hu: tuple[float, float] = (0.0, 100.0)
     csf_max_hu: float = 15.0  # baseline HU at or below -> CSF, excluded from the tissue mask
     vessel_cbv_max: float = 8.0  # area-ratio CBV (mL/100 g) above -> vessel, excluded
@@ -219,7 +220,9 @@ def compute_perfusion_maps(
     idx = np.flatnonzero(tissue)
     curves = resample_curves(curves, ctp.time_s, grid)
     curves = smooth_temporal(curves, cfg.temporal_sigma_s, dt)
-    curves, subspace = temporal_subspace_denoise(curves, cfg.temporal_rank)
+    curves, subspace = temporal_subspace_denoise(
+        curves, cfg.temporal_rank, min_rank=cfg.temporal_min_rank
+    )
     noise_sd = curve_noise_sd(curves, grid, ctp.time_s, nb) if cfg.adaptive_truncation else None
     maps = _maps_from_curves(curves, aif.curve * scale, grid, cfg, noise_sd=noise_sd)
     ref = ctp.frame(0)

@@ -10,7 +10,8 @@
 Hemispheres: the left-right index axis is the one whose direction column is closest to the LPS x
 axis; the mid-sagittal plane is the brain mask's centre of mass along it (assumes the head is
 roughly aligned, as in clinical CTP). The affected side is the one with the larger hypoperfused
-volume when Tmax is given, otherwise the one with the lower median CBF.
+volume when Tmax is given, otherwise the one with the lower median CBF; it is reported as the
+patient side (LPS +x = patient left) with the index half it was found in.
 """
 
 from __future__ import annotations
@@ -142,8 +143,12 @@ def readout_from_maps(
         core &= hypo
     core = _remove_small(core, min_vox)
     vml = cbf.voxel_volume_ml
-    axis_name = "xyz"[2 - left_right_axis(cbf)]
-    side = f"{'low' if affected_low else 'high'} {axis_name} index"
+    axis = left_right_axis(cbf)
+    axis_name = "xyz"[2 - axis]
+    # LPS +x is patient left: the high-index half is the left one when the axis runs towards +x
+    high_is_left = cbf.direction[0, 2 - axis] > 0
+    patient = "left" if (not affected_low) == high_is_left else "right"
+    side = f"patient {patient} ({'low' if affected_low else 'high'} {axis_name} index)"
     core_ml = float(core.sum() * vml)
     out = {"core": cbf.with_array(core.astype(np.uint8), map="core")}
     hypo_ml = mism_ml = ratio = None

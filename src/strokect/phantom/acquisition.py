@@ -35,7 +35,7 @@ def sample_acquisition(rng: np.random.Generator, preset: Preset) -> dict:
         "ctp_frames": int(n_frames),
         "ctp_dt_s": float(dt),
         "ctp_prebolus_frames": int(rng.integers(3, 7)),
-        "ctp_noise_sd_hu": float(rng.uniform(6.0, 12.0)),
+        "ctp_noise_sd_hu": float(rng.uniform(*preset.ctp_noise_sd_hu)),
         "acute_ncct_noise_sd_hu": float(rng.uniform(3.0, 5.0)),
         "baseline_noise_sd_hu": float(rng.uniform(2.5, 5.0)),
         "followup_noise_sd_hu": float(rng.uniform(3.0, 6.0)),

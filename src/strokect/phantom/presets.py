@@ -7,7 +7,7 @@ at two resolutions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ class Preset:
     anatomy_spacing_mm
         ``(z, y, x)`` spacing of the head-frame grid on which the anatomy is built before it is
         resampled into every acquisition grid.
+    ctp_noise_sd_hu
+        ``(min, max)`` of the CTP frames' noise standard deviation (HU), drawn uniformly per case;
+        equal bounds fix it (the perfusion validation sweeps it this way).
     """
 
     name: str
@@ -52,6 +55,7 @@ class Preset:
     ncct_thickness_mm: float
     anatomy_spacing_mm: tuple[float, float, float]
     min_lesion_volume_ml: float = 0.0
+    ctp_noise_sd_hu: tuple[float, float] = (6.0, 12.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -114,3 +118,25 @@ def get_preset(name: str | Preset) -> Preset:
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {name!r}")
     return PRESETS[name]
+
+
+def ctp_protocol(
+    preset: str | Preset, *, dt_s: float, duration_s: float, noise_sd_hu: float | None = None
+) -> Preset:
+    """``preset`` with one CTP frame interval, an acquisition of ``duration_s`` (``duration_s /
+    dt_s + 1`` frames) and, when given, a fixed CTP noise SD; the perfusion validation sweeps
+    frame intervals and noise with it (``benchmarks/validate_readout.py``)."""
+    base = get_preset(preset)
+    if dt_s <= 0 or duration_s < dt_s:
+        raise ValueError(f"need 0 < dt_s <= duration_s; got {dt_s} and {duration_s}")
+    n = round(duration_s / dt_s) + 1
+    noise = base.ctp_noise_sd_hu if noise_sd_hu is None else (noise_sd_hu, noise_sd_hu)
+    return replace(
+        base,
+        name=f"{base.name}-dt{dt_s:g}-{duration_s:g}s"
+        + ("" if noise_sd_hu is None else f"-sd{noise_sd_hu:g}"),
+        ctp_frames=(n, n),
+        ctp_dt_s=(float(dt_s),),
+        ctp_min_duration_s=float(duration_s),
+        ctp_noise_sd_hu=noise,
+    )

@@ -48,7 +48,8 @@ def radiological_view(volume: Volume) -> tuple[tuple[int, int], tuple[bool, bool
     return order, flips
 
 
-def _view(image: np.ndarray, order, flips) -> np.ndarray:
+def screen_view(image: np.ndarray, order, flips) -> np.ndarray:
+    """An axial slice ``(y, x)`` as shown on screen, given `radiological_view`'s ``order, flips``."""
     out = image if order == (0, 1) else image.T
     if flips[0]:
         out = out[::-1]
@@ -99,11 +100,11 @@ def save_mask_overlay(
     axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
     line = _plane_sides(ct, plane) if plane is not None else None
     for ax, k in zip(axes, zs):
-        slice_masks = {name: _view(m.array[k] > 0, order, flips) for name, m in masks.items()}
-        draw_overlay(ax, _view(ct.array[k], order, flips), slice_masks, window=window_hu,
+        slice_masks = {name: screen_view(m.array[k] > 0, order, flips) for name, m in masks.items()}
+        draw_overlay(ax, screen_view(ct.array[k], order, flips), slice_masks, window=window_hu,
                      colors=colors, fill_alpha=fill, linewidths=0.9, aspect=aspect)  # fmt: skip
         if line is not None:
-            ax.contour(_view(line[k], order, flips), levels=[0.0], colors="yellow",
+            ax.contour(screen_view(line[k], order, flips), levels=[0.0], colors="yellow",
                        linewidths=0.8, linestyles="--")  # fmt: skip
         _orientation_marks(ax)
         ax.set_title(f"slice {k}", fontsize=8)

@@ -1,0 +1,1 @@
+"""Benchmark and validation scripts (importable so tests can reuse their definitions)."""
