@@ -140,3 +140,42 @@ def test_real_isles2018_without_mtt_tmax_is_one_line(isles2018_root, tmp_path, c
     err = capsys.readouterr().err
     assert "no role 'mtt' (CT_MTT) (expected but missing)" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_early_stopping_watches_the_stop_cases_not_the_validation_fold(
+    toy_registered, tmp_path, monkeypatch
+):
+    """The fold's `val` cases are kept for the calibration and the CV scores: `val_data` (what
+    early stopping watches) only ever sees the fold's `stop` cases."""
+    root = tmp_path / "data"
+    root.mkdir()
+    image = nib.Nifti1Image(np.zeros((4, 4, 2), dtype=np.float32), np.eye(4))
+    rows = ["case_id,patient_id,role,path"]
+    for i in range(6):
+        nib.save(image, root / f"c{i}.nii.gz")
+        rows.append(f"c{i},P{i},ncct,c{i}.nii.gz")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    seen: list[set[str]] = []
+    original = ToyEndToEnd.val_data
+
+    def spy(self, cases, ctx):
+        seen.append({c.case_id for c in cases})
+        return original(self, cases, ctx)
+
+    monkeypatch.setattr(ToyEndToEnd, "val_data", spy)
+    out = tmp_path / "run"
+    assert main(_args(root, out, "--folds", "2", "--set", "max_epochs=1")) == 0
+    splits = load_splits(out / "splits.json")
+    assert all(len(fold["stop"]) == 1 and len(fold["train"]) == 2 for fold in splits)
+    assert seen == [set(fold["stop"]) for fold in splits]
+
+
+def test_too_few_patients_for_a_stop_set_train_without_watching_val(
+    toy_registered, manifest_root, tmp_path, monkeypatch
+):
+    calls = []
+    monkeypatch.setattr(ToyEndToEnd, "val_data", lambda self, cases, ctx: calls.append(cases))
+    out = tmp_path / "run"  # 4 patients in 2 folds: 2 training patients, none to spare
+    assert main(_args(manifest_root, out, "--folds", "2", "--set", "max_epochs=1")) == 0
+    assert all(fold["stop"] == [] for fold in load_splits(out / "splits.json"))
+    assert calls == []  # the validation fold is never watched

@@ -33,13 +33,16 @@ def _ids(case: Any) -> tuple[str, str]:
 
 
 def make_kfold_splits(
-    cases: Sequence[Any], k: int = 5, *, seed: int = 0
+    cases: Sequence[Any], k: int = 5, *, seed: int = 0, stop_fraction: float = 0.2
 ) -> list[dict[str, list[str]]]:
     """Split cases into ``k`` folds by patient.
 
     Patients are shuffled with ``seed`` then assigned, largest first, to the fold holding the fewest
     cases so far (ties: lowest fold index), which balances fold sizes when patients have several
-    cases.
+    cases. Within each fold's training patients, ``stop_fraction`` of them (at least one when
+    the fraction is > 0 and two or more remain for training) form the ``stop`` set that early
+    stopping watches, so the ``val`` fold stays unseen until the post-processing is calibrated
+    and the model scored on it (choosing both on one fold is optimistic).
 
     Parameters
     ----------
@@ -54,8 +57,9 @@ def make_kfold_splits(
     Returns
     -------
     list of dict
-        One ``{"train": [case_ids], "val": [case_ids]}`` per fold; ids sorted in input order.
-        Every case is in exactly one ``val`` list.
+        One ``{"train": [case_ids], "stop": [case_ids], "val": [case_ids]}`` per fold; ids sorted
+        in input order; ``train``, ``stop`` and ``val`` are disjoint. Every case is in exactly
+        one ``val`` list.
 
     Raises
     ------
@@ -71,22 +75,38 @@ def make_kfold_splits(
         patients.setdefault(pid, []).append(cid)
     if not 2 <= int(k) <= len(patients):
         raise InputError(f"k={k} folds needs 2 <= k <= number of patients ({len(patients)})")
+    if not 0.0 <= stop_fraction < 1.0:
+        raise InputError(f"stop_fraction must be in [0, 1); got {stop_fraction}")
     names = sorted(patients)
     rng = np.random.default_rng(seed)
     names = [names[i] for i in rng.permutation(len(names))]
     names.sort(key=lambda p: -len(patients[p]))  # stable: shuffled order within equal sizes
     folds: list[list[str]] = [[] for _ in range(int(k))]
+    fold_patients: list[list[str]] = [[] for _ in range(int(k))]
     for pid in names:
         target = min(range(int(k)), key=lambda f: (len(folds[f]), f))
         folds[target].extend(patients[pid])
+        fold_patients[target].append(pid)
     out = []
     for f in range(int(k)):
         val = sorted(folds[f], key=order.__getitem__)
+        train_patients = sorted(p for g in range(int(k)) if g != f for p in fold_patients[g])
+        n_stop = _n_stop(len(train_patients), stop_fraction)
+        pick = np.random.default_rng([seed, f]).permutation(len(train_patients))[:n_stop]
+        stop_patients = {train_patients[i] for i in pick}
+        stop = sorted((c for p in stop_patients for c in patients[p]), key=order.__getitem__)
         train = sorted(
-            (c for g in range(int(k)) if g != f for c in folds[g]), key=order.__getitem__
+            (c for p in train_patients if p not in stop_patients for c in patients[p]),
+            key=order.__getitem__,
         )
-        out.append({"train": train, "val": val})
+        out.append({"train": train, "stop": stop, "val": val})
     return out
+
+
+def _n_stop(n_train_patients: int, fraction: float) -> int:
+    if fraction <= 0 or n_train_patients < 3:
+        return 0
+    return min(max(1, round(fraction * n_train_patients)), n_train_patients - 2)
 
 
 def save_splits(splits: Sequence[dict[str, list[str]]], path: str | Path) -> Path:
@@ -94,13 +114,21 @@ def save_splits(splits: Sequence[dict[str, list[str]]], path: str | Path) -> Pat
     path = Path(path)
     payload = {
         "format": _FORMAT,
-        "folds": [dict(train=list(s["train"]), val=list(s["val"])) for s in splits],
+        "folds": [
+            dict(
+                train=list(s["train"]),
+                stop=None if s.get("stop") is None else list(s["stop"]),
+                val=list(s["val"]),
+            )
+            for s in splits
+        ],
     }
     return write_json(payload, path, indent=1)
 
 
 def load_splits(path: str | Path) -> list[dict[str, list[str]]]:
-    """Read splits written by `save_splits`.
+    """Read splits written by `save_splits` (files from before the ``stop`` sets have
+    ``stop=None``: early stopping watched the ``val`` fold in those runs).
 
     Raises
     ------
@@ -118,7 +146,14 @@ def load_splits(path: str | Path) -> list[dict[str, list[str]]]:
         raise InputError(f"splits file {path} is not valid JSON: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise InputError(f"{path} is not a strokect splits file (format {_FORMAT})")
-    folds = [{"train": list(f["train"]), "val": list(f["val"])} for f in payload["folds"]]
+    folds = [
+        {
+            "train": list(f["train"]),
+            "stop": None if f.get("stop") is None else list(f["stop"]),
+            "val": list(f["val"]),
+        }
+        for f in payload["folds"]
+    ]
     seen = [c for f in folds for c in f["val"]]
     if len(seen) != len(set(seen)):
         raise InputError(f"splits file {path}: a case appears in more than one validation fold")

@@ -3,7 +3,8 @@
 Run folder layout (what ``strokect train -o RUN`` writes)::
 
     RUN/config.json       method name, resolved config, folds, seed, data root, version
-    RUN/splits.json       patient-level folds (`strokect.data.splits`)
+    RUN/splits.json       patient-level folds (`strokect.data.splits`): per fold the training
+                          cases, the early-stopping (`stop`) cases and the validation fold
     RUN/fold_<i>/         one `strokect.engine.fit` run per fold: last.pt, best.pt, model.pt, log.csv
     RUN/cache/            optional cache of preprocessed cases (method-defined)
 
@@ -26,7 +27,7 @@ import torch
 from strokect.config import config_from_dict, config_to_dict, resolve_config
 from strokect.engine import distributed as ddp
 from strokect.engine.loop import FitResult, fit
-from strokect.errors import InputError
+from strokect.errors import InputError, warn
 from strokect.io.records import write_json
 from strokect.methods.registry import get_method_class
 from strokect.version import __version__
@@ -85,7 +86,7 @@ def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: 
     if resume and path.is_file():
         return load_splits(path)
     if folds == 1:
-        splits = [{"train": [c.case_id for c in cases], "val": []}]
+        splits = [{"train": [c.case_id for c in cases], "stop": [], "val": []}]
     else:
         splits = make_kfold_splits(cases, folds, seed=seed)
     if is_main:
@@ -195,15 +196,28 @@ def train_cross_validation(
                 continue
             method = cls(config)
             train_cases = [by_id[c] for c in split["train"]]
-            val_cases = [by_id[c] for c in split["val"]]
+            # early stopping watches the fold's `stop` cases; the `val` fold is left for the
+            # calibration and the cross-validation scores (runs resumed from before the stop
+            # sets existed, `stop` None, keep watching their val fold as they did)
+            stop_ids = split["val"] if split.get("stop") is None else split["stop"]
+            stop_cases = [by_id[c] for c in stop_ids]
             fold_dir = run_dir / f"fold_{i}"
             logger.info(
-                "fold %d: %d training and %d validation cases", i, len(train_cases), len(val_cases)
+                "fold %d: %d training, %d early-stopping and %d validation cases",
+                i,
+                len(train_cases),
+                len(stop_cases),
+                len(split["val"]),
             )
+            if not stop_cases and split["val"]:
+                warn(
+                    f"fold {i}: too few training patients to hold some out for early stopping; "
+                    "it trains for max_epochs"
+                )
             results[i] = fit(
                 method,
                 lambda ctx, m=method, cs=train_cases: m.train_data(cs, ctx),
-                (lambda ctx, m=method, cs=val_cases: m.val_data(cs, ctx)) if val_cases else None,
+                (lambda ctx, m=method, cs=stop_cases: m.val_data(cs, ctx)) if stop_cases else None,
                 out_dir=fold_dir,
                 resume=resume and (fold_dir / "last.pt").exists(),
                 seed=seed,

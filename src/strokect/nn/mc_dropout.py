@@ -21,20 +21,26 @@ class MCDropout(nn.Dropout):
     Parameters
     ----------
     p : float
-        Probability of zeroing an element.
+        Probability of zeroing an element at prediction (Monte-Carlo passes).
     inplace : bool
         As in ``nn.Dropout``.
+    train_p : float, optional
+        Probability used in training mode when it differs from ``p`` (the ``clerigues`` authors'
+        code trains with 0.2 and samples with 0.1); None: ``p``.
     """
 
-    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False, train_p: float | None = None) -> None:
         super().__init__(p=p, inplace=inplace)
+        self.train_p = p if train_p is None else float(train_p)
         self.mc_active = False
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training or self.mc_active, self.inplace)
+        if self.training:
+            return F.dropout(x, self.train_p, True, self.inplace)
+        return F.dropout(x, self.p, self.mc_active, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, mc_active={self.mc_active}"
+        return f"{super().extra_repr()}, train_p={self.train_p}, mc_active={self.mc_active}"
 
 
 def _set_mc(model: nn.Module, active: bool) -> int:

@@ -62,7 +62,9 @@ class AsymmetricResUNet(nn.Module):
     spatial_dims : int
         2 (the paper) or 3.
     base_filters, n_levels, dropout, n_dropout_levels
-        Architecture options (paper: 8, 5, 0.1, 2).
+        Architecture options (paper: 8, 5, 0.1, 2); ``dropout`` is the Monte-Carlo rate.
+    train_dropout
+        Rate of the same layers in training (None: ``dropout``; the authors' code: 0.2).
 
     Input spatial sizes must be divisible by ``2 ** (n_levels - 1)``.
     """
@@ -77,6 +79,7 @@ class AsymmetricResUNet(nn.Module):
         n_levels: int = 5,
         dropout: float = 0.1,
         n_dropout_levels: int = 2,
+        train_dropout: float | None = None,
     ) -> None:
         super().__init__()
         if n_levels < 2:
@@ -87,7 +90,10 @@ class AsymmetricResUNet(nn.Module):
 
         def _drop(level: int) -> nn.Module:
             deep = level >= n_levels - n_dropout_levels
-            return MCDropout(dropout) if deep and dropout > 0 else nn.Identity()
+            rates = (dropout, dropout if train_dropout is None else train_dropout)
+            if not deep or max(rates) <= 0:
+                return nn.Identity()
+            return MCDropout(rates[0], train_p=rates[1])
 
         self.encoders = nn.ModuleList([_ResBlock(spatial_dims, f, f, n_convs=2) for f in filters])
         self.enc_drop = nn.ModuleList([_drop(i) for i in range(n_levels)])

@@ -64,7 +64,9 @@ class CleriguesConfig(MethodConfig):
     base_filters, n_levels : int
         Network width and depth (paper: 8 and 5).
     dropout : float
-        Rate of the dropout layers of the deepest levels, in training and MC prediction (paper: 0.1).
+        Rate of the dropout layers of the deepest levels at MC prediction (paper: 0.1).
+    train_dropout : float
+        Rate of the same layers in training (the authors' code: 0.2).
     n_dropout_levels : int
         How many of the deepest levels carry dropout (paper figure: the deepest ones; we use 2).
     batch_size : int
@@ -99,6 +101,7 @@ class CleriguesConfig(MethodConfig):
     base_filters: int = bounded(8, ge=1)
     n_levels: int = bounded(5, ge=2, le=8)
     dropout: float = bounded(0.1, ge=0.0, lt=1.0)
+    train_dropout: float = bounded(0.2, ge=0.0, lt=1.0)
     n_dropout_levels: int = bounded(2, ge=0)
     batch_size: int = bounded(64, ge=1)
     lr: float = bounded(1.0, gt=0.0)

@@ -111,6 +111,7 @@ class CleriguesMethod(Method):
             n_levels=cfg.n_levels,
             dropout=cfg.dropout,
             n_dropout_levels=cfg.n_dropout_levels,
+            train_dropout=cfg.train_dropout,
         )
         return {"net": net}
 
