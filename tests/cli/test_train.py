@@ -179,3 +179,59 @@ def test_too_few_patients_for_a_stop_set_train_without_watching_val(
     assert main(_args(manifest_root, out, "--folds", "2", "--set", "max_epochs=1")) == 0
     assert all(fold["stop"] == [] for fold in load_splits(out / "splits.json"))
     assert calls == []  # the validation fold is never watched
+
+
+def test_init_from_starts_every_fold_from_the_source_and_inherits_its_config(
+    toy_registered, manifest_root, tmp_path, monkeypatch, capsys
+):
+    import torch
+
+    from strokect.engine import runner
+
+    source = tmp_path / "source"
+    args = ["--folds", "1", "--set", "max_epochs=1", "--set", "width=4", "--set", "alpha=0.5"]
+    assert main(_args(manifest_root, source, *args)) == 0
+    src_weights = torch.load(source / "fold_0" / "model.pt", weights_only=True)["state_dicts"]
+    loaded = []
+    original = runner._load_initial_weights
+
+    def spy(nets, state_dicts, name):
+        loaded.append((name, state_dicts))
+        return original(nets, state_dicts, name)
+
+    monkeypatch.setattr(runner, "_load_initial_weights", spy)
+    tuned = tmp_path / "tuned"
+    argv = [*_args(manifest_root, tuned, "--folds", "2", "--set", "max_epochs=1")]
+    assert main([*argv, "--init-from", str(source)]) == 0, capsys.readouterr().err
+    assert [name for name, _ in loaded] == [str(source / "fold_0" / "model.pt")] * 2  # both folds
+    for _, state in loaded:
+        for net, tensors in src_weights.items():
+            assert all(torch.equal(tensors[k], state[net][k]) for k in tensors)
+    saved = json.loads((tuned / "config.json").read_text())
+    assert saved["init_from"] == [str(source / "fold_0" / "model.pt")]
+    assert saved["config"]["width"] == 4 and saved["config"]["alpha"] == 0.5  # inherited
+    assert saved["config"]["max_epochs"] == 1
+
+
+def test_init_from_refuses_incompatible_or_missing_sources(
+    toy_registered, manifest_root, tmp_path, capsys
+):
+    source = tmp_path / "source"
+    assert main(_args(manifest_root, source, "--folds", "1", "--set", "max_epochs=1")) == 0
+    capsys.readouterr()
+    bad = tmp_path / "bad"
+    # another width cannot take these weights
+    argv = _args(manifest_root, bad, "--folds", "1", "--set", "width=4")
+    assert main([*argv, "--init-from", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "another architecture" in err and len(err.strip().splitlines()) == 1
+    assert (
+        main([*_args(manifest_root, tmp_path / "b2"), "--init-from", str(tmp_path / "nope")]) == 2
+    )
+    assert "neither a checkpoint" in capsys.readouterr().err
+    # a checkpoint of another method
+    from strokect.methods.registry import shipped_models
+
+    shipped = next(iter(shipped_models("clerigues").values()))[0]
+    assert main([*_args(manifest_root, tmp_path / "b3"), "--init-from", str(shipped)]) == 2
+    assert "clerigues" in capsys.readouterr().err

@@ -42,6 +42,14 @@ import click
 @click.option(
     "--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Default: cuda when present."
 )
+@click.option(
+    "--init-from",
+    "init_from",
+    default=None,
+    metavar="WEIGHTS",
+    help="Fine-tune: start from a checkpoint, a run folder, 'shipped' or a shipped model name "
+    "(its architecture and inputs become the config's defaults).",
+)
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def train(
     method_name,
@@ -55,6 +63,7 @@ def train(
     seed,
     deterministic,
     device,
+    init_from,
     no_progress,
 ):
     """Train METHOD on the cases of --data; one model per fold in the run folder.
@@ -76,6 +85,7 @@ def train(
         deterministic=deterministic,
         device=device,
         progress=not no_progress,
+        init_from=init_from,
     )
     for i, fit_result in sorted(result.crossval.folds.items()):
         best = "n/a" if fit_result.best_value is None else f"{fit_result.best_value:.4g}"

@@ -51,8 +51,9 @@ class CrossValResult:
     data_root: str = ""
 
 
-def _prepare_run(run_dir, method_name, config_file, overrides, resume, run_info):
-    """Resolve the config; refuse to clobber a run; on resume, reuse the run's saved config."""
+def _prepare_run(run_dir, method_name, config_file, overrides, resume, run_info, base=None):
+    """Resolve the config (from ``base`` when fine-tuning); refuse to clobber a run; on resume,
+    reuse the run's saved config."""
     cls = get_method_class(method_name)
     config_path = run_dir / "config.json"
     if resume:
@@ -65,7 +66,7 @@ def _prepare_run(run_dir, method_name, config_file, overrides, resume, run_info)
             )
         config = config_from_dict(cls.config_cls, saved["config"], source=str(config_path))
         if (config_file or overrides) and config != resolve_config(
-            cls.config_cls, config_file, overrides
+            cls.config_cls, config_file, overrides, base=base
         ):
             raise InputError(
                 f"--resume: --config/--set differ from the config saved in {config_path}"
@@ -75,8 +76,21 @@ def _prepare_run(run_dir, method_name, config_file, overrides, resume, run_info)
         raise InputError(
             f"run folder {run_dir} already exists and is not empty; use --resume or another -o"
         )
-    config = resolve_config(cls.config_cls, config_file, overrides)
+    config = resolve_config(cls.config_cls, config_file, overrides, base=base)
     return cls, config, {"method": method_name, **run_info, "config": config_to_dict(config)}
+
+
+def _init_from(init_from, method_name: str):
+    """(source files, their config) for ``--init-from``; (None, None) without it."""
+    if init_from is None:
+        return None, None
+    from strokect.methods.checkpoint import init_sources, load_checkpoint
+
+    cls = get_method_class(method_name)
+    sources = init_sources(init_from, method_name)
+    first = load_checkpoint(sources[0], method=method_name)
+    base = config_from_dict(cls.config_cls, first["config"], source=str(sources[0]))
+    return sources, base
 
 
 def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: bool):
@@ -92,6 +106,15 @@ def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: 
     if is_main:
         save_splits(splits, path)
     return splits
+
+
+def _fold_init(sources, fold: int) -> dict:
+    if not sources:
+        return {}
+    from strokect.methods.checkpoint import load_checkpoint
+
+    path = sources[fold % len(sources)]
+    return {"init_state_dicts": load_checkpoint(path)["state_dicts"], "init_name": str(path)}
 
 
 def check_cases(method, cases) -> None:
@@ -131,6 +154,7 @@ def train_cross_validation(
     deterministic: bool = False,
     device: str | None = None,
     progress: bool = True,
+    init_from: str | Path | None = None,
 ) -> CrossValResult:
     """Train ``method_name`` on the dataset at ``data_root`` fold by fold (see the module docstring).
 
@@ -152,6 +176,11 @@ def train_cross_validation(
         Continue an interrupted run with its saved config and splits; finished folds are kept.
     seed, deterministic, device, progress :
         Passed to `strokect.engine.fit`.
+    init_from : path or name, optional
+        Fine-tune: start every fold from a compatible model (`strokect.methods.checkpoint.
+        init_sources`: a checkpoint, a run folder, ``shipped`` or a shipped model name); fold
+        ``i`` starts from source ``i`` modulo their number. The config starts from the source's
+        (its architecture and inputs), then ``config_file`` and ``overrides``.
 
     Before training, every case is checked for the roles the method needs (`check_cases`), so
     a missing image is one clear error before hours of training, not a traceback later.
@@ -175,8 +204,11 @@ def train_cross_validation(
             "seed": seed,
             "data_root": str(data_root),
         }
+        sources, base = _init_from(init_from, method_name)
+        if sources:
+            run_info["init_from"] = [str(p) for p in sources]
         cls, config, saved = _prepare_run(
-            run_dir, method_name, config_file, overrides, resume, run_info
+            run_dir, method_name, config_file, overrides, resume, run_info, base=base
         )
         if joined:
             torch.distributed.barrier()  # every rank checked the folder before rank 0 writes
@@ -225,6 +257,7 @@ def train_cross_validation(
                 device=device,
                 progress=progress,
                 cache_dir=run_dir / "cache",
+                **_fold_init(sources, i),
             )
         if joined:
             torch.distributed.barrier()

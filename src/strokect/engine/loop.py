@@ -91,6 +91,8 @@ def fit(
     progress: bool = True,
     cache_dir: str | Path | None = None,
     callbacks: Sequence[Callback] = (),
+    init_state_dicts: dict | None = None,
+    init_name: str = "",
 ) -> FitResult:
     """Train ``method`` and write its checkpoints and log into ``out_dir``.
 
@@ -126,6 +128,9 @@ def fit(
         tqdm progress bars on stderr (rank 0).
     callbacks : sequence of callable
         ``callback(ctx, logs)`` after every training step (tests use it to interrupt a run).
+    init_state_dicts : mapping, optional
+        Network name -> state dict to start from instead of the random initialisation
+        (fine-tuning; ``init_name`` names the source in errors). A resumed run ignores it.
 
     Returns
     -------
@@ -143,6 +148,8 @@ def fit(
         "patience": cfg.patience if patience == "config" else patience,
         "keep_best": keep_best,
         "progress": progress,
+        "init_state_dicts": None if resume else init_state_dicts,
+        "init_name": init_name,
     }
     max_epochs = cfg.max_epochs if max_epochs is None else max_epochs
     val_every = val_every_epochs or cfg.val_every_epochs

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from strokect.engine import distributed as ddp
+from strokect.errors import InputError
 from strokect.engine.seeding import get_rng_state, seed_everything, set_rng_state
 from strokect.io.records import write_csv
 from strokect.methods.base import Method, TrainContext
@@ -65,6 +66,24 @@ class LoopState:
         return copy.deepcopy(self.__dict__)
 
 
+def _load_initial_weights(nets, state_dicts, name: str) -> None:
+    """Start ``nets`` from ``state_dicts`` (fine-tuning); any mismatch is one clear error."""
+    if set(nets) != set(state_dicts):
+        raise InputError(
+            f"--init-from {name}: networks {sorted(state_dicts)} do not match the method's "
+            f"{sorted(nets)}"
+        )
+    for key, net in nets.items():
+        try:
+            net.load_state_dict(state_dicts[key])
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()
+            detail = first[1].strip() if len(first) > 1 else first[0]
+            raise InputError(
+                f"--init-from {name}: network '{key}' has another architecture ({detail})"
+            ) from None
+
+
 class Run:
     """State of one `fit` call (kept in a class because it really is state)."""
 
@@ -85,7 +104,10 @@ class Run:
             scaler=scaler,
         )
         seed_everything(opts["seed"] + self.info.rank)
-        self.nets = {k: v.to(self.device) for k, v in method.build_networks().items()}
+        nets = method.build_networks()
+        if opts.get("init_state_dicts"):
+            _load_initial_weights(nets, opts["init_state_dicts"], opts.get("init_name", ""))
+        self.nets = {k: v.to(self.device) for k, v in nets.items()}
         self.wrapped = ddp.wrap_networks(self.nets, self.info, self.device)
         self.optimizers = method.build_optimizers(self.wrapped)
         self.schedulers = method.build_schedulers(self.optimizers)

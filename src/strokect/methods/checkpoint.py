@@ -324,3 +324,32 @@ def find_model_checkpoints(run: str | Path) -> list[Path]:
     if not found:
         raise InputError(f"run folder {run} holds no model.pt (training not finished?)")
     return found
+
+
+def init_sources(source: str | Path, method: str) -> list[Path]:
+    """Checkpoint files to start a training from (``strokect train --init-from``).
+
+    ``source`` is a checkpoint file, a run folder (its fold models), or ``shipped`` / a shipped
+    model name such as ``clerigues_ct-cbf-cbv`` (its fold files). Fold ``i`` of the new run
+    starts from file ``i`` modulo their number.
+    """
+    from strokect.methods.registry import shipped_models
+
+    models = shipped_models(method)
+    name = str(source)
+    if name == "shipped":
+        if len(models) != 1:
+            listed = ", ".join(sorted(models)) or "none"
+            raise InputError(
+                f"--init-from shipped: {method} ships {len(models)} models ({listed}); name one"
+            )
+        return next(iter(models.values()))
+    if name in models:
+        return models[name]
+    path = Path(source)
+    if not path.exists():
+        raise InputError(
+            f"--init-from: {source} is neither a checkpoint, a run folder nor a shipped {method} "
+            f"model ({', '.join(sorted(models)) or 'none shipped'})"
+        )
+    return find_model_checkpoints(path)
