@@ -17,8 +17,8 @@ import torch
 from tqdm.auto import tqdm
 
 from strokect.engine import distributed as ddp
-from strokect.errors import InputError
 from strokect.engine.seeding import get_rng_state, seed_everything, set_rng_state
+from strokect.errors import InputError
 from strokect.io.records import write_csv
 from strokect.methods.base import Method, TrainContext
 from strokect.methods.checkpoint import load_checkpoint, save_checkpoint
