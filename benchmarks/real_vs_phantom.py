@@ -79,9 +79,10 @@ def load_real(case: str) -> dict:
     }
 
 
-def load_phantom(seed: int) -> tuple[dict, dict]:
-    """The truth-map source and the recomputed-map source of one phantom case."""
-    a = synth_case(seed, "isles", kind="ischemic").acute
+def load_phantom(seed: int, preset: str = "isles") -> tuple[dict, dict]:
+    """The case's own maps ("truth"; vendor-like maps with ``--preset realistic``) and the maps
+    recomputed from its 4D CTP, as two sources."""
+    a = synth_case(seed, preset, kind="ischemic").acute
     res = compute_perfusion_maps(a["ctp"])
     brain = a["brain"].array > 0
     common = {
@@ -94,7 +95,7 @@ def load_phantom(seed: int) -> tuple[dict, dict]:
     }
     truth = {
         **common,
-        "name": f"phantom {seed} truth",
+        "name": f"phantom {seed} {'truth' if preset != 'realistic' else 'realistic maps'}",
         "cbf": a["cbf"].array.astype(np.float32),
         "cbv": a["cbv"].array.astype(np.float32),
         "brain": brain,
@@ -325,9 +326,12 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--figure", type=Path, default=FIGURE)
+    p.add_argument("--preset", default="isles", help="phantom preset (isles, realistic)")
     args = p.parse_args()
     t0 = time.time()
-    print(f"real_vs_phantom {time.strftime('%Y-%m-%d')}, phantom seeds {args.seeds} (isles)")
+    print(
+        f"real_vs_phantom {time.strftime('%Y-%m-%d')}, phantom seeds {args.seeds} ({args.preset})"
+    )
     real = []
     if ISLES.exists():
         real = [load_real(c) for c in REAL_CASES]
@@ -335,7 +339,7 @@ def main() -> None:
         print(f"ISLES 2018 data not found at {ISLES}; real cases skipped")
     truth, ctp = [], []
     for seed in args.seeds:
-        t, c = load_phantom(seed)
+        t, c = load_phantom(seed, args.preset)
         truth.append(t)
         ctp.append(c)
     sources = real + [s for pair in zip(truth, ctp) for s in pair]

@@ -24,7 +24,7 @@ import click
     "--preset",
     default="isles",
     show_default=True,
-    type=click.Choice(["tiny", "isles", "full"]),
+    type=click.Choice(["tiny", "isles", "full", "realistic"]),
     help="Acquisition preset.",
 )
 @click.option(

@@ -31,6 +31,7 @@ STREAMS = (
     "noise_acute",
     "noise_followup",
     "aif",
+    "realism",
 )
 ANATOMIES = ("procedural", "mni")
 LABELS = {
@@ -163,8 +164,15 @@ def synth_case(
         rng=rng["noise_followup"],
         **common,
     )
+    realism = None
+    if preset.realistic:
+        from strokect.phantom.realism import make_realistic
+
+        acute, realism = make_realistic(acute, rng["realism"])
     case_id = case_id or f"phantom_{int(seed):04d}"
     metadata = _metadata(seed, preset, ctx, acute, followup, {**acute_info, **fu_info})
+    if realism is not None:
+        metadata["realism"] = _jsonable(realism)
     metadata["phantom_version"] = int(version)
     if "mni" in head.params:
         metadata["anatomy"] = _jsonable({"source": "mni", **head.params["mni"]})
@@ -184,7 +192,11 @@ def _draw(rng: dict, preset, kind: str | None) -> dict:
     acq = acqm.sample_acquisition(rng["acquisition"], preset)
     ctx = {
         "subject": sample_subject(rng["subject"]),
-        "tissue_values": sample_tissue_values(rng["subject"]),
+        "tissue_values": sample_tissue_values(
+            rng["subject"],
+            core_cbf_fraction=preset.core_cbf_fraction,
+            core_cbv_fraction=preset.core_cbv_fraction,
+        ),
         "lesion": lesion_p,
         "acquisition": acq,
         "time_s": acqm.ctp_times(acq),

@@ -39,6 +39,11 @@ class Preset:
     ctp_noise_sd_hu
         ``(min, max)`` of the CTP frames' noise standard deviation (HU), drawn uniformly per case;
         equal bounds fix it (the perfusion validation sweeps it this way).
+    core_cbf_fraction, core_cbv_fraction
+        ``(min, max)`` of the core's CBF and CBV as fractions of normal tissue, drawn per subject
+        (lesion conspicuity on the maps).
+    realistic
+        Vendor-like acute inputs (`strokect.phantom.realism.make_realistic`).
     """
 
     name: str
@@ -56,6 +61,9 @@ class Preset:
     anatomy_spacing_mm: tuple[float, float, float]
     min_lesion_volume_ml: float = 0.0
     ctp_noise_sd_hu: tuple[float, float] = (6.0, 12.0)
+    core_cbf_fraction: tuple[float, float] = (0.08, 0.25)
+    core_cbv_fraction: tuple[float, float] = (0.3, 0.6)
+    realistic: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,6 +117,17 @@ PRESETS: dict[str, Preset] = {
         anatomy_spacing_mm=(2.0, 0.9, 0.9),
     ),
 }
+
+
+#: the ``isles`` protocol with vendor-like maps, labels and CT (issue 16; docs/phantom.md): lesion
+#: CBF down to what the real ISLES cases show (lesion / contralateral median 0.74-0.77)
+PRESETS["realistic"] = replace(
+    PRESETS["isles"],
+    name="realistic",
+    core_cbf_fraction=(0.08, 0.8),
+    core_cbv_fraction=(0.3, 1.0),
+    realistic=True,
+)
 
 
 def get_preset(name: str | Preset) -> Preset:

@@ -38,7 +38,12 @@ from strokect.phantom.skullbase import VITREOUS_ABOVE_CSF_HU
 N_CODES = 13
 
 
-def sample_tissue_values(rng: np.random.Generator) -> dict:
+def sample_tissue_values(
+    rng: np.random.Generator,
+    *,
+    core_cbf_fraction: tuple[float, float] = (0.08, 0.25),
+    core_cbv_fraction: tuple[float, float] = (0.3, 0.6),
+) -> dict:
     """Draw the subject's tissue values (JSON-serialisable dict of floats)."""
     gm = rng.uniform(35.0, 42.0)
     wm = gm - rng.uniform(5.0, 9.0)
@@ -74,8 +79,8 @@ def sample_tissue_values(rng: np.random.Generator) -> dict:
             "penumbra_cbf_fraction": rng.uniform(0.35, 0.6),
             "penumbra_cbv_fraction": rng.uniform(0.9, 1.15),
             "penumbra_delay_s": rng.uniform(6.5, 12.0),
-            "core_cbf_fraction": rng.uniform(0.08, 0.25),
-            "core_cbv_fraction": rng.uniform(0.3, 0.6),
+            "core_cbf_fraction": rng.uniform(*core_cbf_fraction),
+            "core_cbv_fraction": rng.uniform(*core_cbv_fraction),
             "core_delay_s": rng.uniform(8.0, 16.0),
             "texture_fraction": rng.uniform(0.04, 0.1),
         },

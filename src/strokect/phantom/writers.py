@@ -48,6 +48,7 @@ MANIFEST_ROLES = {
     ("acute", "dwi"): "dwi",
     ("followup", "ncct_baseline"): "ncct_baseline",
     ("followup", "ncct_followup"): "ncct_followup",
+    **{("acute", f"truth_{k}"): f"truth_{k}" for k in ("cbf", "cbv", "mtt", "tmax")},
 }
 ISLES2018_ID_BASE = 900000
 
