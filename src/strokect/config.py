@@ -134,6 +134,11 @@ def _parse_text(text: str, tp: Any) -> Any:
 def config_from_dict(cls: type[T], values: Mapping[str, Any], *, source: str = "config") -> T:
     """Build ``cls`` from a dict, refusing unknown keys and values of the wrong type.
 
+    Every caller passes a complete dict (`resolve_config` starts from the defaults), so a field
+    missing from ``values`` was stored before the field existed: it takes the value of the class
+    attribute ``LEGACY_DEFAULTS`` (a mapping, when the class has one) rather than today's default,
+    which keeps old checkpoints and runs meaning what they meant.
+
     Raises
     ------
     InputError
@@ -146,7 +151,8 @@ def config_from_dict(cls: type[T], values: Mapping[str, Any], *, source: str = "
             f"{source}: unknown key(s) {', '.join(unknown)} for {cls.__name__}; "
             f"known keys: {', '.join(sorted(types_))}"
         )
-    kwargs = {key: _coerce(value, types_[key], key) for key, value in values.items()}
+    legacy = {k: v for k, v in getattr(cls, "LEGACY_DEFAULTS", {}).items() if k not in values}
+    kwargs = {key: _coerce(value, types_[key], key) for key, value in {**values, **legacy}.items()}
     return cls(**kwargs)
 
 

@@ -15,6 +15,7 @@ from strokect.methods.clerigues.config import (
     CleriguesConfig,
 )
 from strokect.nn.mc_dropout import MCDropout
+from strokect.nn.resunet import AsymmetricResUNet, PaperResUNet, parameter_split
 
 
 def test_paper_defaults():
@@ -23,7 +24,8 @@ def test_paper_defaults():
     assert cfg.symmetric and len(cfg.channels) == 10
     assert (cfg.patch_size, cfg.patches_per_case, cfg.batch_size) == (64, 4000, 64)
     assert (cfg.patience, cfg.max_epochs) == (10, 100)
-    assert (cfg.base_filters, cfg.n_levels) == (8, 5)
+    assert (cfg.architecture, cfg.base_filters, cfg.n_levels) == ("paper", 8, 5)
+    assert cfg.n_dropout_levels == 3
     assert (cfg.dropout, cfg.train_dropout, cfg.mc_passes) == (0.1, 0.2, 3)
     assert (cfg.elastic_alpha, cfg.elastic_gamma) == (2.5, 0.12)
     assert (cfg.threshold, cfg.min_size_vox) == (0.2, 200)
@@ -33,13 +35,33 @@ def test_paper_defaults():
     assert PAPER_MIN_SIZES_VOXELS == (10, 50, 100, 200, 300, 500)
 
 
-def test_optimizer_and_dropout_rates_of_the_built_network():
+def test_optimizer_dropout_and_parameter_split_of_the_built_network():
     method = CleriguesMethod(CleriguesConfig())
     nets = method.build_networks()
     opt = method.build_optimizers(nets)
     assert [type(o) for o in opt.values()] == [torch.optim.Adadelta]
-    drops = [m for m in nets["net"].modules() if isinstance(m, MCDropout)]
-    assert drops and all(d.p == 0.1 and d.train_p == 0.2 for d in drops)
+    net = nets["net"]
+    assert isinstance(net, PaperResUNet)
+    # MC dropout 0.1 at prediction only: entries of the 3 deepest encoder blocks and of the
+    # decoder blocks of the 2 levels above the bottom
+    mc = [m for m in net.modules() if isinstance(m, MCDropout)]
+    assert len(mc) == 5 and all(d.p == 0.1 and d.train_p == 0.0 for d in mc)
+    # training dropout 0.2 between the convolutions of the 3 deepest encoder blocks
+    inner = [m for m in net.modules() if type(m) is torch.nn.Dropout2d]
+    assert len(inner) == 3 and all(d.p == 0.2 for d in inner)
+    enc, dec = parameter_split(net)
+    assert round(100 * enc / (enc + dec)) == 75  # the paper: 75 % / 25 %
+    assert sum(p.numel() for p in net.parameters()) == enc + dec
+
+
+def test_checkpoints_from_before_the_architecture_field_keep_their_network():
+    from strokect.methods.checkpoint import load_model
+    from strokect.methods.registry import shipped_models
+
+    path = next(iter(shipped_models("clerigues").values()))[0]
+    method, nets = load_model(path, method="clerigues")
+    assert method.config.architecture == "v1" and method.config.train_dropout == 0.1
+    assert type(nets["net"]) is AsymmetricResUNet
 
 
 def test_mc_dropout_uses_the_training_rate_only_in_training():

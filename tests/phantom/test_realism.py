@@ -59,7 +59,9 @@ def test_label_follows_a_dwi_like_lesion_and_conspicuity_range(case):
 
 
 def test_realistic_ct_is_noisier_than_the_plain_preset(case):
-    plain = synth_case(4, dataclasses.replace(SMALL, name="plain", realistic=False), kind="ischemic")
+    plain = synth_case(
+        4, dataclasses.replace(SMALL, name="plain", realistic=False), kind="ischemic"
+    )
     brain = case.acute["brain"].array > 0
 
     def residual_sd(vol):
@@ -70,4 +72,6 @@ def test_realistic_ct_is_noisier_than_the_plain_preset(case):
 
     assert residual_sd(case.acute["ct"]) > 1.2 * residual_sd(plain.acute["ct"])
     # the same subject: only the acute inputs changed
-    assert np.array_equal(plain.followup["ncct_followup"].array, case.followup["ncct_followup"].array)
+    assert np.array_equal(
+        plain.followup["ncct_followup"].array, case.followup["ncct_followup"].array
+    )

@@ -99,7 +99,9 @@ def make_realistic(acute: dict[str, Volume], rng: np.random.Generator) -> tuple[
     noise = rng.standard_normal(ct.shape, dtype=np.float32) * params["ct_extra_noise_hu"]
     soft = (ct > -200.0) & (ct < 300.0)
     ct = np.where(soft, 40.0 + params["ct_gain"] * (ct - 40.0), ct) + params["ct_offset_hu"]
-    out["ct"] = acute["ct"].with_array(np.rint(ct + noise).astype(np.int16), modality="CT", unit="HU")
+    out["ct"] = acute["ct"].with_array(
+        np.rint(ct + noise).astype(np.int16), modality="CT", unit="HU"
+    )
     core = acute["core"].array > 0
     out["core_truth"] = acute["core"]
     out["core"] = acute["core"].with_array(_label(core, params).astype(np.uint8))

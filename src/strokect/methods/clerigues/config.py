@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from strokect.config import bounded, check_bounds
 from strokect.errors import InputError
@@ -61,14 +62,21 @@ class CleriguesConfig(MethodConfig):
         Side of the square 2D patches in pixels (paper: 64).
     patches_per_case : int
         Training patches per case, half lesion / half healthy (paper: 4000).
+    architecture : str
+        ``"paper"`` (default): `strokect.nn.resunet.PaperResUNet`, the blocks of the authors'
+        code (75 / 25 % encoder / decoder parameters, as the paper states); ``"v1"``: the
+        earlier `AsymmetricResUNet` (82.5 / 17.5 %), which checkpoints saved before this field
+        existed use (the shipped weights).
     base_filters, n_levels : int
         Network width and depth (paper: 8 and 5).
     dropout : float
-        Rate of the dropout layers of the deepest levels at MC prediction (paper: 0.1).
+        Rate of the Monte-Carlo dropout layers at prediction (paper: 0.1).
     train_dropout : float
-        Rate of the same layers in training (the authors' code: 0.2).
+        Training-time dropout (the authors' code: 0.2, between the two convolutions of the
+        encoder blocks of the three deepest levels; ``"v1"``: the rate of its MC layers in
+        training).
     n_dropout_levels : int
-        How many of the deepest levels carry dropout (paper figure: the deepest ones; we use 2).
+        How many of the deepest levels carry dropout (the authors' code: 3).
     batch_size : int
         Paper: 64.
     lr, rho : float
@@ -92,17 +100,21 @@ class CleriguesConfig(MethodConfig):
         (paper result: 0.2 and 200).
     """
 
+    #: values of fields added later, for configs stored before they existed
+    LEGACY_DEFAULTS: ClassVar[dict] = {"architecture": "v1", "train_dropout": 0.1}
+
     max_epochs: int = bounded(100, ge=1)
     patience: int | None = bounded(10, ge=1)
     modalities: tuple[str, ...] = ALL_MODALITIES
     symmetric: bool = True
     patch_size: int = bounded(64, ge=2)
     patches_per_case: int = bounded(4000, ge=2)
+    architecture: str = "paper"
     base_filters: int = bounded(8, ge=1)
     n_levels: int = bounded(5, ge=2, le=8)
     dropout: float = bounded(0.1, ge=0.0, lt=1.0)
     train_dropout: float = bounded(0.2, ge=0.0, lt=1.0)
-    n_dropout_levels: int = bounded(2, ge=0)
+    n_dropout_levels: int = bounded(3, ge=0)
     batch_size: int = bounded(64, ge=1)
     lr: float = bounded(1.0, gt=0.0)
     rho: float = bounded(0.9, ge=0.0, lt=1.0)
@@ -128,6 +140,10 @@ class CleriguesConfig(MethodConfig):
             raise InputError(
                 "modalities need at least one perfusion map (cbf, cbv, mtt, tmax) for the brain mask"
             )
+        if self.architecture not in ("paper", "v1"):
+            raise InputError(f"architecture must be 'paper' or 'v1'; got {self.architecture!r}")
+        if self.architecture == "paper" and self.n_levels < 3:
+            raise InputError(f"architecture 'paper' needs n_levels >= 3; got {self.n_levels}")
         if self.patch_size % 2 ** (self.n_levels - 1):
             raise InputError(f"patch_size {self.patch_size} must be divisible by 2**(n_levels-1)")
         if self.tile_size is not None and self.tile_size % 2 ** (self.n_levels - 1):

@@ -27,7 +27,7 @@ from strokect.methods.clerigues.config import (
     CleriguesConfig,
 )
 from strokect.methods.clerigues.preprocessing import prepare_case, prepare_volumes
-from strokect.nn.resunet import AsymmetricResUNet
+from strokect.nn.resunet import AsymmetricResUNet, PaperResUNet
 
 __all__ = ["CleriguesMethod", "patch_dataset"]
 
@@ -103,7 +103,8 @@ class CleriguesMethod(Method):
 
     def build_networks(self) -> dict[str, torch.nn.Module]:
         cfg = self.config
-        net = AsymmetricResUNet(
+        net_cls = PaperResUNet if cfg.architecture == "paper" else AsymmetricResUNet
+        net = net_cls(
             len(self.channels),
             2,
             spatial_dims=2,
