@@ -5,6 +5,20 @@ from __future__ import annotations
 import click
 
 
+def _slices(ctx, param, value: str) -> str | float:
+    if value in ("thick", "thin"):
+        return value
+    try:
+        mm = float(value)
+    except ValueError:
+        mm = -1.0
+    if not 0.5 <= mm <= 20.0:
+        raise click.BadParameter(
+            f"'thick', 'thin' or a slice thickness in mm (0.5-20); got {value!r}"
+        )
+    return mm
+
+
 @click.command("synth")
 @click.option(
     "-o",
@@ -56,6 +70,42 @@ import click
     help="Phantom version: 2 has a face, orbits, sinuses and petrous bone; 1 is the earlier head "
     "(the version the shipped weights were trained on).",
 )
+@click.option(
+    "--lesion-class",
+    default=None,
+    type=click.Choice(["severe", "intermediate", "subtle", "mixed"]),
+    help="Follow-up infarct hypodensity class (mean HU [14, 22), [22, 32), [32, 44)); mixed: the "
+    "three in turn (equal shares). Default: drawn (35/40/25 %, subtle often out of reach).",
+)
+@click.option(
+    "--infarct-volumes",
+    default="default",
+    show_default=True,
+    type=click.Choice(["default", "paper"]),
+    help="Infarct volume law: default (median 15 mL) or paper (median 48 mL, IQR 15-125 mL, "
+    "Barros et al. 2020; with --lesion-class, that class's quartiles in the paper).",
+)
+@click.option(
+    "--hemorrhage-share",
+    default=None,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of cases with a parenchymal hematoma in the infarct (the others: infarct only, "
+    "no primary hemorrhage). Default: kinds drawn 72/18/10 % (ischemic/+hematoma/primary).",
+)
+@click.option(
+    "--followup-slices",
+    default="thick",
+    show_default=True,
+    callback=_slices,
+    help="NCCT pair slices: thick (the preset's, 5 mm for isles), thin (1-2 mm, drawn per case) "
+    "or a thickness in mm.",
+)
+@click.option(
+    "--scanner-variation",
+    is_flag=True,
+    help="Follow-up NCCT noise 2.5-8 HU, an HU offset of -3..3 and beam-hardening-like cupping "
+    "(1.5-5 HU) near the skull, drawn per case.",
+)
 @click.option("--preview", is_flag=True, help="Also write a PNG mosaic per case under preview/.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing phantom cohort in the folder.")
 @click.option(
@@ -66,10 +116,28 @@ import click
     help="Parallel processes (files are identical for any value).",
 )
 def synth(
-    output, cases, seed, preset, layout, anatomy, kind, version, preview, overwrite, workers
+    output,
+    cases,
+    seed,
+    preset,
+    layout,
+    anatomy,
+    kind,
+    version,
+    lesion_class,
+    infarct_volumes,
+    hemorrhage_share,
+    followup_slices,
+    scanner_variation,
+    preview,
+    overwrite,
+    workers,
 ) -> None:
     """Generate a synthetic stroke CT cohort (NCCT pairs, 4D CTP, maps, DWI, masks)."""
     from strokect.phantom import write_cohort
+
+    if kind is not None and hemorrhage_share is not None:
+        raise click.UsageError("give --kind or --hemorrhage-share, not both")
 
     manifest = write_cohort(
         output,
@@ -83,6 +151,11 @@ def synth(
         anatomy=anatomy,
         kind=kind,
         version=version,
+        lesion_class=lesion_class,
+        infarct_volumes=infarct_volumes,
+        hemorrhage_share=hemorrhage_share,
+        followup_slices=followup_slices,
+        scanner_variation=scanner_variation,
     )
     click.echo(
         f"wrote {cases} {preset} cases ({layout}, {anatomy} anatomy, phantom version {version}) "

@@ -1,7 +1,9 @@
 """Dataset layouts: ISLES 2018, ISLES 2024 (BIDS-like) and a CSV manifest, each giving `Case`s.
 
 `load_dataset` detects the layout of a root and returns a `Dataset` (layout name + cases); the
-per-layout readers are `read_isles2018`, `read_isles2024` and `read_manifest`.
+per-layout readers are `read_isles2018`, `read_isles2024` and `read_manifest`. A ``case_info.csv``
+beside the dataset fills `Case.metadata` (`strokect.data.case_info`; the phantom's lesion class,
+which `filter_cases_by_class` selects on).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from strokect.data.case import Case, Dataset
+from strokect.data.case_info import attach_case_info, filter_cases_by_class
 from strokect.data.isles2018 import is_isles2018, read_isles2018
 from strokect.data.isles2024 import is_isles2024, read_isles2024
 from strokect.data.manifest import find_manifest, is_manifest, read_manifest
@@ -41,6 +44,8 @@ def detect_layout(root: str | Path) -> str | None:
 def load_dataset(root: str | Path, *, layout: str | None = None) -> Dataset:
     """Read a dataset root with its detected layout (or the ``layout`` given).
 
+    A ``case_info.csv`` beside the root fills the cases' `Case.metadata` (`attach_case_info`).
+
     Raises
     ------
     FileNotFoundError
@@ -61,7 +66,7 @@ def load_dataset(root: str | Path, *, layout: str | None = None) -> Dataset:
     readers = {"isles2018": read_isles2018, "isles2024": read_isles2024, "manifest": read_manifest}
     if layout not in readers:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
-    return readers[layout](root)
+    return attach_case_info(readers[layout](root))
 
 
 __all__ = [
@@ -69,6 +74,7 @@ __all__ = [
     "Case",
     "Dataset",
     "detect_layout",
+    "filter_cases_by_class",
     "load_dataset",
     "read_isles2018",
     "read_isles2024",

@@ -52,6 +52,9 @@ class Case:
         named in messages about missing roles.
     absent_files
         Role -> a path the layout lists for it (a manifest row) that does not exist.
+    metadata
+        Per-case information from a ``case_info.csv`` beside the dataset (`strokect.data.case_info`:
+        e.g. the phantom's ``lesion_class``, ``kind``, ``infarct_ml``); empty without one.
     """
 
     case_id: str
@@ -66,6 +69,12 @@ class Case:
     grid_groups: list[list[str]] | None = None
     folder: Path | None = None
     absent_files: dict[str, Path] = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def lesion_class(self) -> str | None:
+        """Follow-up hypodensity class (``severe``/``intermediate``/``subtle``) from `metadata`."""
+        return self.metadata.get("lesion_class")
 
     @property
     def roles(self) -> list[str]:

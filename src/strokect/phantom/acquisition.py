@@ -1,4 +1,10 @@
-"""Per-case acquisition: head pose, slab position, CTP timing, rigid misalignment, scanner noise."""
+"""Per-case acquisition: head pose, slab position, CTP timing, rigid misalignment, scanner noise.
+
+`sample_followup_protocol` draws, from its own random stream, what the follow-up options of
+`strokect.phantom.synth_case` need (issue 17): the lesion class of ``"mixed"``, the hemorrhage
+draw, the infarct volume, the thin-slice thickness and the follow-up scanner variation (noise
+level, HU offset, beam-hardening-like cupping near the inner table, `cupping`).
+"""
 
 from __future__ import annotations
 
@@ -48,6 +54,52 @@ def sample_acquisition(rng: np.random.Generator, preset: Preset) -> dict:
     }
 
 
+#: thin follow-up slice thicknesses drawn by ``followup_slices="thin"`` (mm)
+THIN_SLICE_MM = (1.0, 1.25, 1.5, 2.0)
+#: follow-up scanner variation (``scanner_variation=True``): noise SD and extra offset ranges (HU),
+#: cupping amplitude magnitude (HU, either sign) and decay length from the inner table (mm)
+FOLLOWUP_NOISE_SD_HU = (2.5, 8.0)
+FOLLOWUP_EXTRA_OFFSET_HU = (-3.0, 3.0)
+CUPPING_AMPLITUDE_HU = (1.5, 5.0)
+CUPPING_LENGTH_MM = (6.0, 15.0)
+
+
+def sample_followup_protocol(rng: np.random.Generator) -> dict:
+    """Every draw of the follow-up options, always all of them in this order (JSON-serialisable).
+
+    Drawing them all whatever options are on keeps each option's draw independent of the others.
+    """
+    return {
+        "class_index": int(rng.integers(3)),
+        "hemorrhage_u": float(rng.uniform()),
+        "volume_z": float(rng.standard_normal()),
+        "thin_slice_mm": float(rng.choice(THIN_SLICE_MM)),
+        "noise_sd_hu": float(rng.uniform(*FOLLOWUP_NOISE_SD_HU)),
+        "offset_hu": float(rng.uniform(*FOLLOWUP_EXTRA_OFFSET_HU)),
+        "cupping_amplitude_hu": float(rng.choice([-1.0, 1.0]) * rng.uniform(*CUPPING_AMPLITUDE_HU)),
+        "cupping_length_mm": float(rng.uniform(*CUPPING_LENGTH_MM)),
+    }
+
+
+def cupping(
+    intracranial: np.ndarray, spacing_yx_mm, *, amplitude_hu: float, length_mm: float
+) -> np.ndarray:
+    """Beam-hardening-like HU change inside the skull, largest at the inner table (float64).
+
+    ``amplitude_hu * exp(-d / length_mm)`` inside ``intracranial`` (0 outside), ``d`` the in-plane
+    distance (mm) of the voxel to the nearest voxel outside the mask in its own slice (the inner
+    table): residual beam hardening is a reconstruction effect of each axial slice. A positive
+    amplitude brightens the brain near the skull (uncorrected cupping), a negative one darkens it
+    (over-correction).
+    """
+    out = np.zeros(intracranial.shape)
+    inside = intracranial.astype(bool)
+    for k in np.flatnonzero(inside.any(axis=(1, 2))):
+        d = ndimage.distance_transform_edt(inside[k], sampling=spacing_yx_mm)
+        out[k][inside[k]] = amplitude_hu * np.exp(-d[inside[k]] / length_mm)
+    return out
+
+
 def acute_pose(acq: dict) -> np.ndarray:
     return head_pose(centre_lps=np.asarray(acq["head_centre_lps_mm"]), yaw_deg=acq["yaw_deg"])
 
@@ -71,12 +123,17 @@ def ctp_grid(acq: dict, preset: Preset) -> Grid:
     )
 
 
-def ncct_grid(acq: dict, preset: Preset) -> Grid:
+def ncct_grid(acq: dict, preset: Preset, *, thickness_mm: float | None = None) -> Grid:
+    """The whole-head NCCT grid; ``thickness_mm`` (contiguous slices) keeps the preset's z extent."""
     sy, sx = preset.ncct_spacing_yx_mm
     zc = acq["head_centre_lps_mm"][2] + 5.0
+    slices, thickness = preset.ncct_slices, preset.ncct_thickness_mm
+    if thickness_mm is not None:
+        slices = max(1, round(slices * thickness / thickness_mm))
+        thickness = float(thickness_mm)
     return Grid.centred(
-        shape=(preset.ncct_slices, *preset.ncct_shape_yx),
-        spacing_mm=(preset.ncct_thickness_mm, sy, sx),
+        shape=(slices, *preset.ncct_shape_yx),
+        spacing_mm=(thickness, sy, sx),
         centre_lps=(0.0, 0.0, zc),
     )
 

@@ -16,7 +16,13 @@ from strokect.phantom.anatomy import (
     sample_subject,
 )
 from strokect.phantom.geometry import Grid
-from strokect.phantom.lesions import lesion_masks, sample_lesion
+from strokect.phantom.lesions import (
+    LESION_CLASS_OPTIONS,
+    LESION_CLASSES,
+    lesion_masks,
+    paper_infarct_volume,
+    sample_lesion,
+)
 from strokect.phantom.perfusion import KH, RHO_G_PER_ML, aif_curve, sample_aif
 from strokect.phantom.presets import get_preset
 from strokect.phantom.render import render_acute, render_followup
@@ -32,8 +38,14 @@ STREAMS = (
     "noise_followup",
     "aif",
     "realism",
+    "followup",  # the follow-up options of issue 17 (new streams go last: older ones keep their seed)
 )
 ANATOMIES = ("procedural", "mni")
+INFARCT_VOLUMES = ("default", "paper")
+FOLLOWUP_SLICES = ("thick", "thin")
+#: a requested class out of reach brightens the subject's parenchyma by at most this (HU)
+MAX_BRIGHTENING_HU = 8.0
+_PARENCHYMA_HU = ("gm", "wm", "deep_gm", "cerebellum", "brainstem")
 LABELS = {
     "background": 0,
     "gm": 1,
@@ -93,6 +105,11 @@ def synth_case(
     case_id: str | None = None,
     anatomy: str = "procedural",
     version: int = PHANTOM_VERSION,
+    lesion_class: str | None = None,
+    infarct_volumes: str = "default",
+    hemorrhage_share: float | None = None,
+    followup_slices: str | float = "thick",
+    scanner_variation: bool = False,
 ) -> PhantomCase:
     """Generate one phantom case, deterministically from ``seed``.
 
@@ -116,6 +133,33 @@ def synth_case(
         Phantom version (`strokect.phantom.anatomy.PHANTOM_VERSIONS`): 2 (default) has a face,
         orbits, paranasal sinuses and petrous bone; 1 reproduces the earlier head exactly (the
         version the shipped weights were trained on). Recorded as ``metadata["phantom_version"]``.
+
+    Follow-up options (issue 17, for training ``threecnn``; docs/phantom.md). All off by default,
+    where the images are those of earlier releases; any option on adds
+    ``metadata["followup_protocol"]`` (the options and the draws of the ``"followup"`` stream,
+    which leaves every other draw unchanged).
+
+    lesion_class
+        ``"severe"``, ``"intermediate"``, ``"subtle"`` (mean follow-up infarct HU in [14, 22),
+        [22, 32), [32, 44), hemorrhage excluded) or ``"mixed"`` (one of the three, equal chances;
+        `write_cohort` cycles through them instead). The infarct's mean hypodensity may then be as
+        small as 1 HU, and a subject too dark for the class gets brighter parenchyma (at most
+        `MAX_BRIGHTENING_HU`). Cases without infarct (primary hemorrhage, ``"none"``) have no class.
+    infarct_volumes
+        ``"default"`` (log-normal, median 15 mL) or ``"paper"``: median 48 mL, IQR 15-125 mL, or
+        with a requested class that class's quartiles in the paper (subtle 29 [11-86], intermediate
+        46 [18-101], severe 89 [35-210] mL; `strokect.phantom.lesions.paper_infarct_volume`); a
+        preset's minimum volume still applies.
+    hemorrhage_share
+        Probability in [0, 1] that the case has a parenchymal hematoma inside its infarct (kind
+        ``"ischemic_ht"``, else ``"ischemic"``: no primary hemorrhage); not with ``kind``.
+    followup_slices
+        ``"thick"`` (the preset's NCCT slices), ``"thin"`` (1, 1.25, 1.5 or 2 mm, drawn) or a
+        thickness in mm; the NCCT pair keeps the preset's z extent (more slices).
+    scanner_variation
+        Follow-up NCCT noise SD 2.5-8 HU (instead of 3-6), an extra HU offset of -3..3 and a
+        beam-hardening-like cupping of 1.5-5 HU (either sign) decaying over 6-15 mm from the inner
+        table (`strokect.phantom.acquisition.cupping`).
     """
     if int(seed) < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed}")
@@ -123,9 +167,13 @@ def synth_case(
         raise ValueError(f"anatomy must be one of {ANATOMIES}; got {anatomy!r}")
     check_version(version)
     preset = get_preset(preset)
+    options = _followup_options(
+        kind, lesion_class, infarct_volumes, hemorrhage_share, followup_slices, scanner_variation
+    )
     rng = _streams(seed)
-    ctx = _draw(rng, preset, kind)
+    ctx = _draw(rng, preset, kind, options)
     acq, lesion_p = ctx["acquisition"], ctx["lesion"]
+    protocol = ctx.get("followup_protocol")
     vessel = ctx["aif_vessel"]
     build = build_anatomy
     if anatomy == "mni":
@@ -143,6 +191,18 @@ def synth_case(
         head, lesion_p, rng["lesion_shape"], z_range_head_mm=(zc - half, zc + half)
     )
     common = {"lesion_p": lesion_p, "pose": ctx["pose"]}
+    fu_state = rng["noise_followup"].bit_generator.state
+    followup, fu_info = _render_followup(head, lesion, ctx, rng, protocol, common)
+    delta = min(fu_info.pop("brightening_needed_hu", 0.0), MAX_BRIGHTENING_HU)
+    if delta > 0:  # a requested class out of reach: brighter parenchyma, the same noise again
+        hu = dict(ctx["tissue_values"]["hu"])
+        for key in _PARENCHYMA_HU:
+            hu[key] += delta
+        ctx["tissue_values"] = {**ctx["tissue_values"], "hu": hu}
+        protocol["tissue_brightening_hu"] = delta
+        rng["noise_followup"].bit_generator.state = fu_state
+        followup, fu_info = _render_followup(head, lesion, ctx, rng, protocol, common)
+        fu_info.pop("brightening_needed_hu", None)
     acute, acute_info = render_acute(
         head,
         lesion,
@@ -152,16 +212,6 @@ def synth_case(
         grid=ctx["ctp_grid"],
         times=ctx["time_s"],
         rng=rng["noise_acute"],
-        **common,
-    )
-    followup, fu_info = render_followup(
-        head,
-        lesion,
-        ctx["tissue_values"],
-        acq,
-        grid=ctx["ncct_grid"],
-        rigid=ctx["rigid"],
-        rng=rng["noise_followup"],
         **common,
     )
     realism = None
@@ -174,6 +224,8 @@ def synth_case(
     if realism is not None:
         metadata["realism"] = _jsonable(realism)
     metadata["phantom_version"] = int(version)
+    if protocol is not None:
+        metadata["followup_protocol"] = _jsonable(protocol)
     if "mni" in head.params:
         metadata["anatomy"] = _jsonable({"source": "mni", **head.params["mni"]})
     for vols in (acute, followup):
@@ -184,9 +236,78 @@ def synth_case(
     return PhantomCase(case_id=case_id, acute=acute, followup=followup, metadata=metadata)
 
 
-def _draw(rng: dict, preset, kind: str | None) -> dict:
+def _followup_options(kind, lesion_class, volumes, hemorrhage_share, slices, scanner) -> dict:
+    """The follow-up options checked; ``{}`` when all are at their defaults."""
+    if lesion_class is not None and lesion_class not in LESION_CLASS_OPTIONS:
+        raise ValueError(
+            f"lesion_class must be one of {LESION_CLASS_OPTIONS}; got {lesion_class!r}"
+        )
+    if volumes not in INFARCT_VOLUMES:
+        raise ValueError(f"infarct_volumes must be one of {INFARCT_VOLUMES}; got {volumes!r}")
+    if hemorrhage_share is not None:
+        if not 0.0 <= float(hemorrhage_share) <= 1.0:
+            raise ValueError(f"hemorrhage_share must be in [0, 1]; got {hemorrhage_share}")
+        if kind is not None:
+            raise ValueError("give the lesion kind or hemorrhage_share, not both")
+    if slices not in FOLLOWUP_SLICES:
+        try:
+            mm = float(slices)
+        except (TypeError, ValueError):
+            mm = -1.0
+        if not 0.5 <= mm <= 20.0:
+            raise ValueError(
+                f"followup_slices must be 'thick', 'thin' or a thickness in mm (0.5-20); "
+                f"got {slices!r}"
+            )
+        slices = mm
+    options = {
+        "lesion_class": lesion_class,
+        "infarct_volumes": volumes,
+        "hemorrhage_share": None if hemorrhage_share is None else float(hemorrhage_share),
+        "followup_slices": slices,
+        "scanner_variation": bool(scanner),
+    }
+    defaults = (None, "default", None, "thick", False)
+    return {} if tuple(options.values()) == defaults else options
+
+
+def _protocol(draws: dict, options: dict) -> dict:
+    """What the follow-up options make of the ``followup`` stream's draws (see `synth_case`)."""
+    cls = options["lesion_class"]
+    if cls == "mixed":
+        cls = list(LESION_CLASSES)[draws["class_index"]]
+    slices = options["followup_slices"]
+    thickness = {"thick": None, "thin": draws["thin_slice_mm"]}.get(slices, slices)
+    scanner = None
+    if options["scanner_variation"]:
+        keys = ("noise_sd_hu", "offset_hu", "cupping_amplitude_hu", "cupping_length_mm")
+        scanner = {k: draws[k] for k in keys}
+    return {
+        "options": options,
+        "draws": draws,
+        "explicit_class": cls,
+        "slice_thickness_mm": thickness,
+        "scanner": scanner,
+        "tissue_brightening_hu": 0.0,
+    }
+
+
+def _draw(rng: dict, preset, kind: str | None, options: dict | None = None) -> dict:
     """Every random parameter of a case (except shapes and noise) plus the derived geometry."""
     lesion_p = sample_lesion(rng["lesion"], kind=kind)
+    protocol = None
+    if options:
+        protocol = _protocol(acqm.sample_followup_protocol(rng["followup"]), options)
+        draws = protocol["draws"]
+        if options["hemorrhage_share"] is not None:
+            ht = draws["hemorrhage_u"] < options["hemorrhage_share"]
+            lesion_p["kind"] = "ischemic_ht" if ht else "ischemic"
+        if protocol["explicit_class"] is not None:
+            lesion_p["lesion_class_requested"] = protocol["explicit_class"]
+        if options["infarct_volumes"] == "paper":
+            lesion_p["target_infarct_volume_ml"] = paper_infarct_volume(
+                draws["volume_z"], protocol["explicit_class"]
+            )
     for key in ("target_infarct_volume_ml", "hemorrhage_volume_ml"):
         lesion_p[key] = max(lesion_p[key], preset.min_lesion_volume_ml)
     acq = acqm.sample_acquisition(rng["acquisition"], preset)
@@ -209,12 +330,30 @@ def _draw(rng: dict, preset, kind: str | None) -> dict:
         "pose": acqm.acute_pose(acq),
         "rigid": acqm.followup_rigid(acq),
         "ctp_grid": acqm.ctp_grid(acq, preset),
-        "ncct_grid": acqm.ncct_grid(acq, preset),
+        "ncct_grid": acqm.ncct_grid(
+            acq, preset, thickness_mm=protocol and protocol["slice_thickness_mm"]
+        ),
     }
+    if protocol is not None:
+        ctx["followup_protocol"] = protocol
     vessel = _aif_vessel(acq, ctx["ctp_grid"], ctx["pose"], lesion_p["territory"][-1])
     vessel["voxel_zyx"] = [int(ctx["ctp_grid"].shape[0] // 2), *vessel.pop("voxel_yx")]
     ctx["aif_vessel"] = vessel
     return ctx
+
+
+def _render_followup(head, lesion, ctx, rng, protocol, common) -> tuple[dict, dict]:
+    return render_followup(
+        head,
+        lesion,
+        ctx["tissue_values"],
+        ctx["acquisition"],
+        grid=ctx["ncct_grid"],
+        rigid=ctx["rigid"],
+        rng=rng["noise_followup"],
+        protocol=protocol,
+        **common,
+    )
 
 
 def _plane(pose: np.ndarray) -> dict:

@@ -11,9 +11,16 @@ import numpy as np
 
 from strokect.io.records import write_json
 from strokect.phantom.anatomy import PHANTOM_VERSION, check_version
-from strokect.phantom.case import ANATOMIES, synth_case
+from strokect.phantom.case import ANATOMIES, _followup_options, synth_case
+from strokect.phantom.lesions import LESION_CLASSES
 from strokect.phantom.presets import get_preset
-from strokect.phantom.writers import LAYOUTS, write_case, write_manifests
+from strokect.phantom.writers import (
+    LAYOUTS,
+    case_info_row,
+    write_case,
+    write_case_info,
+    write_manifests,
+)
 
 log = logging.getLogger(__name__)
 MARKER = "phantom_cohort.json"
@@ -27,6 +34,7 @@ _OWNED = (
     "preview",
     "manifest.csv",
     "manifest_ncct_pairs.csv",
+    "case_info.csv",
 )
 
 
@@ -56,8 +64,16 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _one(job: tuple) -> list:
-    index, seed, preset, layout, out_dir, preview, kind, anatomy, version = job
+def case_lesion_class(lesion_class: str | None, index: int) -> str | None:
+    """The class case ``index`` of a cohort is asked for: ``"mixed"`` cycles through
+    severe, intermediate, subtle (equal shares); any other value is passed on."""
+    if lesion_class == "mixed":
+        return list(LESION_CLASSES)[index % len(LESION_CLASSES)]
+    return lesion_class
+
+
+def _one(job: tuple) -> tuple[list, dict]:
+    index, seed, preset, layout, out_dir, preview, kind, anatomy, version, followup = job
     case = synth_case(
         seed,
         preset,
@@ -65,6 +81,7 @@ def _one(job: tuple) -> list:
         case_id=f"phantom_{index:04d}",
         anatomy=anatomy,
         version=version,
+        **followup,
     )
     rows = write_case(case, out_dir, layout=layout, index=index)
     if preview:
@@ -72,7 +89,7 @@ def _one(job: tuple) -> list:
 
         write_preview(case, Path(out_dir) / "preview" / f"{case.case_id}.png")
     log.info("wrote %s (seed %d)", case.case_id, seed)
-    return rows
+    return rows, case_info_row(case, layout=layout, index=index)
 
 
 def write_cohort(
@@ -88,6 +105,11 @@ def write_cohort(
     kind: str | None = None,
     anatomy: str = "procedural",
     version: int = PHANTOM_VERSION,
+    lesion_class: str | None = None,
+    infarct_volumes: str = "default",
+    hemorrhage_share: float | None = None,
+    followup_slices: str | float = "thick",
+    scanner_variation: bool = False,
 ) -> Path:
     """Generate ``n_cases`` phantom cases and write them under ``out_dir``.
 
@@ -96,7 +118,13 @@ def write_cohort(
     (``manifest.csv`` for ``layout="csv"``, else ``extras/manifest.csv``); the NCCT-pair manifest
     ``manifest_ncct_pairs.csv`` lies beside it (see `strokect.phantom.writers`). ``anatomy`` is
     passed to `synth_case` (``"procedural"`` or ``"mni"``), and so is ``version`` (the phantom
-    version, recorded in the cohort marker and in every case's metadata).
+    version, recorded in the cohort marker and in every case's metadata). The follow-up options
+    ``lesion_class``, ``infarct_volumes``, ``hemorrhage_share``, ``followup_slices`` and
+    ``scanner_variation`` are those of `synth_case` (recorded in the marker when set), except that
+    ``lesion_class="mixed"`` gives case ``i`` the class ``i % 3`` of severe, intermediate,
+    subtle (`case_lesion_class`), so the classes have equal shares. ``case_info.csv`` (kind,
+    measured lesion class, volumes per case; `strokect.data.case_info`) is written beside the
+    manifests and, for the ISLES layouts, at the root.
 
     Raises
     ------
@@ -120,12 +148,30 @@ def write_cohort(
         raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
     if n_cases < 1 or workers < 1:
         raise ValueError(f"n_cases and workers must be >= 1; got {n_cases} and {workers}")
+    options = _followup_options(
+        kind, lesion_class, infarct_volumes, hemorrhage_share, followup_slices, scanner_variation
+    )
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
-    jobs = [
-        (i, case_seed(seed, i), preset, layout, out_dir, preview, kind, anatomy, version)
-        for i in range(n_cases)
-    ]
+    jobs = []
+    for i in range(n_cases):
+        followup = dict(options)  # {} when every follow-up option is off
+        if options:
+            followup["lesion_class"] = case_lesion_class(lesion_class, i)
+        jobs.append(
+            (
+                i,
+                case_seed(seed, i),
+                preset,
+                layout,
+                out_dir,
+                preview,
+                kind,
+                anatomy,
+                version,
+                followup,
+            )
+        )
     info = {
         "generator": "strokect.phantom",
         "n_cases": n_cases,
@@ -138,14 +184,17 @@ def write_cohort(
     }
     if anatomy != "procedural":  # the default cohorts' marker stays as it was
         info["anatomy"] = anatomy
+    if options:
+        info["followup_options"] = options
     _write_marker(out_dir, info)
     if workers == 1:
         results = [_one(job) for job in jobs]
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_one, jobs))
-    rows = [row for result in results for row in result]
+    rows = [row for result, _ in results for row in result]
     manifests = write_manifests(rows, out_dir if layout == "csv" else out_dir / "extras")
+    write_case_info([info_row for _, info_row in results], out_dir, layout=layout)
     manifest = manifests["acute"]
     _write_marker(out_dir, {**info, "complete": True})
     return manifest

@@ -8,9 +8,11 @@ by two smooth random fields) defines nested regions inside one arterial territor
     penumbra  = parenchyma & territory & S < k_pen & ~core   (hypoperfused tissue at risk, k_pen > 1)
 
 Infarct volumes follow a log-normal law (median 15 mL, sigma 1.2: many small, some > 100 mL; cf.
-the median 48 mL of Barros et al., JNIS 2020 and the small cores of ISLES 2018). Hemorrhagic
-transformation is a blob inside the infarct; a primary hemorrhage is a deep or lobar haematoma
-without infarct.
+the median 48 mL of Barros et al., JNIS 2020 and the small cores of ISLES 2018); the option
+``infarct_volumes="paper"`` of `strokect.phantom.synth_case` draws them instead from
+`paper_infarct_volume` (median 48 mL, IQR 15-125 mL, the follow-up cohort of Barros et al.).
+Hemorrhagic transformation is a blob inside the infarct; a primary hemorrhage is a deep or lobar
+haematoma without infarct.
 """
 
 from __future__ import annotations
@@ -24,6 +26,19 @@ KINDS = ("ischemic", "ischemic_ht", "hemorrhage", "none")
 KIND_PROBABILITIES = (0.72, 0.18, 0.10, 0.0)
 #: follow-up hypodensity classes of Barros et al., JNIS 2020 (mean infarct HU, hemorrhage excluded)
 LESION_CLASSES = {"severe": (14.0, 22.0), "intermediate": (22.0, 32.0), "subtle": (32.0, 44.0)}
+#: values of the ``lesion_class`` option (``"mixed"``: the three classes in equal shares)
+LESION_CLASS_OPTIONS = (*LESION_CLASSES, "mixed")
+#: follow-up infarct volume quartiles (Q1, median, Q3) of Barros et al., JNIS 2020 (48 [15-125] mL),
+#: overall and per hypodensity class ("29 (IQR 11-86), 46 (IQR 18-101), and 89 (IQR 35-210) mL for
+#: patients with a subtle, intermediate, and severe hypodense infarct")
+PAPER_INFARCT_VOLUME_ML = (15.0, 48.0, 125.0)
+PAPER_CLASS_INFARCT_VOLUME_ML = {
+    "severe": (35.0, 89.0, 210.0),
+    "intermediate": (18.0, 46.0, 101.0),
+    "subtle": (11.0, 29.0, 86.0),
+}
+PAPER_INFARCT_VOLUME_CLIP_ML = (1.0, 400.0)
+_Z_Q3 = 0.6744897501960817  # upper quartile of the standard normal distribution
 
 
 def lesion_class_of(mean_hu: float) -> str | None:
@@ -32,6 +47,19 @@ def lesion_class_of(mean_hu: float) -> str | None:
         if lo <= mean_hu < hi:
             return name
     return None
+
+
+def paper_infarct_volume(z: float, lesion_class: str | None = None) -> float:
+    """Follow-up infarct volume (mL) for a standard-normal draw ``z``: a split log-normal law.
+
+    ``median * exp(sigma * z)`` with ``sigma = ln(median / Q1) / 0.674`` for ``z < 0`` and
+    ``ln(Q3 / median) / 0.674`` above (1.72 and 1.42 overall), so its median and quartiles are
+    exactly `PAPER_INFARCT_VOLUME_ML` (48 [15-125] mL), or those of ``lesion_class`` in
+    `PAPER_CLASS_INFARCT_VOLUME_ML`; clipped to `PAPER_INFARCT_VOLUME_CLIP_ML`.
+    """
+    q1, median, q3 = PAPER_CLASS_INFARCT_VOLUME_ML.get(lesion_class, PAPER_INFARCT_VOLUME_ML)
+    sigma = np.log(median / q1 if z < 0 else q3 / median) / _Z_Q3
+    return float(np.clip(median * np.exp(sigma * z), *PAPER_INFARCT_VOLUME_CLIP_ML))
 
 
 def sample_lesion(rng: np.random.Generator, *, kind: str | None = None) -> dict:

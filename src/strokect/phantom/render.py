@@ -17,6 +17,15 @@ AIR_HU = -1000.0
 PENUMBRA_TMAX_S = 6.0  # penumbra voxels have truth Tmax above this (Albers et al., NEJM 2018)
 MIN_CBF = 1.0  # mL/100 g/min: below this a voxel has no tissue perfusion (MTT/Tmax stored as 0)
 MIN_HYPODENSITY_HU = 3.0  # a follow-up infarct is at least this much darker than its tissue
+#: with a requested class (``lesion_class`` option): the smallest mean hypodensity of the infarct
+#: (a subtle infarct in 40 HU grey matter may be 1-3 HU darker) and the largest shift of a fully
+#: infarcted voxel (35 HU below 40 HU tissue is about CSF: an infarct gets no darker than water)
+CLASS_MIN_SHIFT_HU = 1.0
+MAX_SHIFT_HU = 35.0
+CLASS_MARGIN_HU = 0.5  # the class target stays this far inside the class interval
+#: infarcted tissue too dark for its requested class is brightened to this far above the class
+#: floor + margin + minimum shift (see `render_followup`)
+BRIGHTEN_MARGIN_HU = 1.5
 
 
 def _volume(array: np.ndarray, grid: Grid, *, time_s=None, **meta) -> Volume:
@@ -204,19 +213,35 @@ def render_acute(anatomy, lesion, values, acq, aif, *, grid, pose, times, rng, l
     return out, {"vof": vof}
 
 
-def _hypodensity(img: np.ndarray, f_inf: np.ndarray, m_inf: np.ndarray, lesion_p: dict) -> dict:
+def _hypodensity(
+    img: np.ndarray, f_inf: np.ndarray, m_inf: np.ndarray, lesion_p: dict, *, explicit=False
+) -> dict:
     """Lower the infarct (in place) so its mean HU over ``m_inf`` hits the requested class.
 
     The follow-up image is ``img - shift * f_inf`` (``f_inf`` the partial-volume infarct fraction);
     ``shift`` is solved from the measured mean so the *stored* (rounded) image meets the target. A
     subtle infarct cannot be brighter than its tissue: when the class is out of reach the lesion
     falls into the next darker class (``lesion_class`` is measured, the request is kept).
+
+    ``explicit`` (a class requested with the ``lesion_class`` option): the target is placed, by
+    ``class_position``, inside the part of the class interval that a mean hypodensity between
+    `CLASS_MIN_SHIFT_HU` and `MAX_SHIFT_HU` times the mean infarct fraction can reach (the default
+    draw keeps its 3 HU minimum, `MIN_HYPODENSITY_HU`, and the whole interval).
     """
     lo, hi = LESION_CLASSES[lesion_p["lesion_class_requested"]]
     before = float(np.round(img[m_inf]).mean())
-    hi = min(hi, before - MIN_HYPODENSITY_HU)
-    target = lo + 0.5 + lesion_p["class_position"] * (hi - lo - 1.0) if hi > lo + 1 else hi - 0.5
-    shift = float(np.clip((before - target) / f_inf[m_inf].mean(), MIN_HYPODENSITY_HU, 35.0))
+    if explicit:
+        f_mean = float(f_inf[m_inf].mean())
+        top = min(hi - CLASS_MARGIN_HU, before - CLASS_MIN_SHIFT_HU)
+        bottom = max(lo + CLASS_MARGIN_HU, before - MAX_SHIFT_HU * f_mean)
+        target = bottom + lesion_p["class_position"] * (top - bottom) if top >= bottom else top
+        shift = float(np.clip((before - target) / f_mean, CLASS_MIN_SHIFT_HU, MAX_SHIFT_HU))
+    else:
+        hi = min(hi, before - MIN_HYPODENSITY_HU)
+        target = (
+            lo + 0.5 + lesion_p["class_position"] * (hi - lo - 1.0) if hi > lo + 1 else hi - 0.5
+        )
+        shift = float(np.clip((before - target) / f_inf[m_inf].mean(), MIN_HYPODENSITY_HU, 35.0))
     nz = np.flatnonzero(f_inf)  # img -= shift * f_inf, where it changes anything
     img.flat[nz] -= shift * f_inf.flat[nz]
     mean = float(np.round(img[m_inf]).mean())
@@ -227,8 +252,20 @@ def _hypodensity(img: np.ndarray, f_inf: np.ndarray, m_inf: np.ndarray, lesion_p
     }
 
 
-def render_followup(anatomy, lesion, values, acq, *, grid, pose, rigid, rng, lesion_p):
-    """Baseline and follow-up NCCT on the same grid, follow-up moved by ``rigid``."""
+def render_followup(
+    anatomy, lesion, values, acq, *, grid, pose, rigid, rng, lesion_p, protocol=None
+):
+    """Baseline and follow-up NCCT on the same grid, follow-up moved by ``rigid``.
+
+    ``protocol`` (the follow-up options of `strokect.phantom.synth_case`, None by default):
+    ``"scanner"`` replaces the follow-up noise SD, adds an HU offset and the `acqm.cupping` of
+    its draw; ``"explicit_class"`` places the infarct in its requested class (`_hypodensity`).
+    When the infarcted tissue is too dark for that class even with the smallest shift, the
+    information holds ``brightening_needed_hu``: how much the parenchyma HU must rise (measured
+    tissue mean over the infarct divided by the contrast gain and the mean parenchyma fraction of
+    its voxels) for a mean `BRIGHTEN_MARGIN_HU` above the reachable floor; the caller renders
+    again with brighter tissue values.
+    """
     hu = hu_map(anatomy, values)
     bl = _Sampler(anatomy, grid, pose)
     fu = _Sampler(anatomy, grid, rigid @ pose)
@@ -244,7 +281,18 @@ def render_followup(anatomy, lesion, values, acq, *, grid, pose, rigid, rng, les
     img.flat[nz] = clean.flat[nz] + f_hem.flat[nz] * (lesion_p["hemorrhage_hu"] - clean.flat[nz])
     soft = (clean > -200.0) & (clean < 300.0)  # scanner contrast/offset around brain level
     img = np.where(soft, 40.0 + gain * (img - 40.0), img) + offset
-    img += acqm.ct_noise(rng, grid.shape, sd_hu=acq["followup_noise_sd_hu"], correlation_px=corr)
+    noise_sd = acq["followup_noise_sd_hu"]
+    scanner = (protocol or {}).get("scanner")
+    if scanner:
+        noise_sd = scanner["noise_sd_hu"]
+        img += scanner["offset_hu"]
+        img += acqm.cupping(
+            fu.anatomy_masks()["intracranial"],
+            grid.spacing_mm[1:],
+            amplitude_hu=scanner["cupping_amplitude_hu"],
+            length_mm=scanner["cupping_length_mm"],
+        )
+    img += acqm.ct_noise(rng, grid.shape, sd_hu=noise_sd, correlation_px=corr)
     hem_mask = (f_hem >= 0.5).astype(np.uint8)
     f_all = fu.fraction(lesion["infarct"])
     infarct_mask = (f_all >= 0.5).astype(np.uint8)
@@ -257,7 +305,17 @@ def render_followup(anatomy, lesion, values, acq, *, grid, pose, rigid, rng, les
     m_inf = infarct_mask.astype(bool) & ~hem_mask.astype(bool)
     info = {"lesion_class": None, "infarct_mean_hu": None, "infarct_shift_hu": 0.0}
     if lesion_p["kind"] in ("ischemic", "ischemic_ht") and m_inf.any():
-        info = _hypodensity(img, f_inf, m_inf, lesion_p)
+        explicit = bool((protocol or {}).get("explicit_class"))
+        if explicit:
+            floor = LESION_CLASSES[lesion_p["lesion_class_requested"]][0]
+            floor += CLASS_MARGIN_HU + CLASS_MIN_SHIFT_HU + BRIGHTEN_MARGIN_HU
+            short = floor - float(np.round(img[m_inf]).mean())
+        info = _hypodensity(img, f_inf, m_inf, lesion_p, explicit=explicit)
+        if explicit and short > 0:
+            hit = np.argwhere(m_inf)
+            block = tuple(int(v) for pair in zip(hit.min(0), hit.max(0) + 1) for v in pair)
+            paren = fu.smooth(np.isin(anatomy.tissue, PARENCHYMA).astype(np.float32), block=block)
+            info["brightening_needed_hu"] = short / (gain * max(float(paren[m_inf].mean()), 0.1))
     labels = fu.labels()
     out = {
         "ncct_baseline": _volume(

@@ -11,7 +11,14 @@ written, one per grid so that each manifest case has a single grid:
 Both use the phantom case id as case and patient id. For ``layout="csv"`` they are in ``<root>``;
 for the ISLES layouts in ``<root>/extras/`` (kept out of the root so that
 `strokect.data.load_dataset` detects the ISLES layout), listing the ISLES files and the extra
-volumes the ISLES layouts have no slot for, which are written under ``<root>/extras/<case_id>/``.
+volumes the ISLES layouts have no slot for, which are written under ``<root>/extras/<case_id>/``
+(the follow-up hemorrhage mask among them: role ``mask_hemorrhage`` of ``manifest_ncct_pairs.csv``).
+
+Every layout also gets a ``case_info.csv`` (`strokect.data.case_info`; `case_info_row`): per case
+the kind, the measured follow-up ``lesion_class`` and the infarct and hemorrhage volumes, which
+`strokect.data.load_dataset` puts into `Case.metadata`. It lies beside the manifests (phantom case
+ids) and, for the ISLES layouts, also at the root with the layout's case ids (``case_1``,
+``sub-phantom0000``).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from strokect.data.case_info import CASE_INFO_FILE
 from strokect.io import Volume, write_volume
 from strokect.io.convert import sitk_to_volume, volume_to_sitk
 from strokect.io.records import write_csv, write_json
@@ -79,6 +87,64 @@ def write_manifests(rows: list[tuple], folder: Path) -> dict[str, Path]:
         out[group] = folder / name
         write_csv_manifest([r[1:] for r in rows if r[0] == group], out[group])
     return out
+
+
+CASE_INFO_COLUMNS = (
+    "case_id",
+    "phantom_case_id",
+    "seed",
+    "kind",
+    "lesion_class",
+    "lesion_class_requested",
+    "infarct_mean_hu",
+    "infarct_ml",
+    "hemorrhage_ml",
+    "followup_slice_mm",
+)
+
+
+def layout_case_id(case_id: str, layout: str, index: int) -> str:
+    """The id `strokect.data.load_dataset` gives the case in ``layout`` (``case_1``, ``sub-...``)."""
+    if layout == "isles2018":
+        return f"case_{index + 1}"
+    if layout == "isles2024":
+        return "sub-" + case_id.replace("_", "")
+    return case_id
+
+
+def case_info_row(case, *, layout: str, index: int) -> dict:
+    """The ``case_info.csv`` row of a `PhantomCase` (``case_id`` is the layout's id)."""
+    meta = case.metadata
+    kind = meta["lesion"]["kind"]
+    fu = meta["volumes_ml"]["followup"]
+    return {
+        "case_id": layout_case_id(case.case_id, layout, index),
+        "phantom_case_id": case.case_id,
+        "seed": meta["seed"],
+        "kind": kind,
+        "lesion_class": meta["lesion_class"],
+        "lesion_class_requested": (
+            meta["lesion"]["lesion_class_requested"]
+            if kind in ("ischemic", "ischemic_ht")
+            else None
+        ),
+        "infarct_mean_hu": meta["infarct_mean_hu"],
+        "infarct_ml": fu["infarct"],
+        "hemorrhage_ml": fu["hemorrhage"],
+        "followup_slice_mm": meta["grids"]["followup"]["spacing_mm_zyx"][0],
+    }
+
+
+def write_case_info(rows: list[dict], root: Path, *, layout: str) -> list[Path]:
+    """Write ``case_info.csv`` beside the manifests and, for the ISLES layouts, at the root."""
+    root = Path(root)
+    if layout == "csv":
+        return [write_csv(rows, root / CASE_INFO_FILE, columns=CASE_INFO_COLUMNS)]
+    by_phantom = [{**r, "case_id": r["phantom_case_id"]} for r in rows]
+    return [
+        write_csv(rows, root / CASE_INFO_FILE, columns=CASE_INFO_COLUMNS),
+        write_csv(by_phantom, root / "extras" / CASE_INFO_FILE, columns=CASE_INFO_COLUMNS),
+    ]
 
 
 def write_case(
