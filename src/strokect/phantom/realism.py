@@ -14,7 +14,9 @@ that (the phantom's own truth maps are kept as ``truth_<map>``); every draw come
 Design choices (each drawn per case, uniform in the range; the measured real values they aim at
 are above): map scale CBF x 6-10 and CBV x 7-12, rounded to integers like the real files;
 MTT and Tmax in seconds; extra in-plane Gaussian blur of the maps, sigma 0-1 pixel;
-deconvolution smoothing 1-3 mm (real vendor CBF is wide: P95 2.5-3.2x its median); CT extra white noise 1.5-3 HU, gain 0.95-1.05 about 40 HU and
+deconvolution smoothing 1-3 mm (real vendor CBF is wide: P95 2.5-3.2x its median); a smooth
+log-normal texture on CBF and CBV (log SD 0.25-0.5, correlation 2-4 mm; the same field for
+both) for the width of the real maps (brain CBF IQR/median 0.73-0.80); CT extra white noise 1.5-3 HU, gain 0.95-1.05 about 40 HU and
 offset -3..3 HU; label = the core moved by up to 2 pixels in-plane and grown or shrunk by one
 pixel (a DWI lesion drawn on another scan).
 """
@@ -42,10 +44,25 @@ def draw_realism(rng: np.random.Generator) -> dict:
         "ct_offset_hu": float(rng.uniform(-3.0, 3.0)),
         "label_shift_px": [int(v) for v in rng.integers(-2, 3, 2)],
         "label_grow_px": int(rng.integers(-1, 2)),
+        "map_texture_sd": float(rng.uniform(0.25, 0.5)),
+        "map_texture_mm": float(rng.uniform(2.0, 4.0)),
     }
 
 
-def vendor_maps(ctp: Volume, params: dict) -> dict[str, np.ndarray]:
+def _texture(shape, spacing_mm, params: dict, rng: np.random.Generator) -> np.ndarray:
+    """A smooth log-normal multiplicative field (median 1, log SD ``map_texture_sd``, in-plane
+    correlation ``map_texture_mm``): the spread of real vendor maps (brain CBF IQR/median
+    0.73-0.80 against 0.36-0.42 without it)."""
+    white = rng.standard_normal(shape).astype(np.float32)
+    sigma = [0.0] + [params["map_texture_mm"] / s for s in spacing_mm[1:]]
+    field = ndimage.gaussian_filter(white, sigma)
+    field /= field.std() + 1e-12
+    return np.exp(params["map_texture_sd"] * field).astype(np.float32)
+
+
+def vendor_maps(
+    ctp: Volume, params: dict, rng: np.random.Generator | None = None
+) -> dict[str, np.ndarray]:
     """CBF/CBV/MTT/Tmax from the noisy 4D series, as vendor software shows them: every voxel of
     the brain (CSF and vessels included), scaled, blurred, CBF and CBV rounded to integers."""
     from strokect.perfusion import PerfusionConfig, compute_perfusion_maps
@@ -58,9 +75,14 @@ def vendor_maps(ctp: Volume, params: dict) -> dict[str, np.ndarray]:
     res = compute_perfusion_maps(ctp, config=cfg)
     brain = res.tissue_mask.array > 0
     sigma = [0.0, params["map_blur_px"], params["map_blur_px"]]
+    texture = None
+    if rng is not None and params.get("map_texture_sd", 0) > 0:
+        texture = _texture(brain.shape, ctp.spacing_mm, params, rng)
     out = {}
     for key in MAP_KEYS:
         arr = np.clip(res.maps[key].array.astype(np.float32), 0.0, None)
+        if texture is not None and key in ("cbf", "cbv"):
+            arr = arr * texture
         if params["map_blur_px"] > 0:
             arr = ndimage.gaussian_filter(arr, sigma)
         if key in ("cbf", "cbv"):
@@ -90,7 +112,7 @@ def make_realistic(acute: dict[str, Volume], rng: np.random.Generator) -> tuple[
     """
     params = draw_realism(rng)
     out = dict(acute)
-    maps = vendor_maps(acute["ctp"], params)
+    maps = vendor_maps(acute["ctp"], params, rng)
     for key in MAP_KEYS:
         out[f"truth_{key}"] = acute[key]
         unit = {"cbf": "a.u. (vendor-like)", "cbv": "a.u. (vendor-like)"}.get(key, "s")
