@@ -78,9 +78,7 @@ def report_slices(n_slices: int, lesion: np.ndarray | None, max_rows: int = MAX_
 def _colour_map():
     from matplotlib import colormaps
 
-    cmap = colormaps["jet"].copy()
-    cmap.set_bad("black")
-    return cmap
+    return colormaps["jet"].with_extremes(bad="black")
 
 
 def maps_figure(
