@@ -6,6 +6,16 @@ Usage::
     case = synth_case(seed=0, preset="tiny")     # PhantomCase, deterministic for (seed, preset)
     case = synth_case(seed=0, preset="tiny", anatomy="mni")   # brain from MNI152 (needs nilearn)
     write_cohort("out", n_cases=20, seed=0, preset="isles", layout="isles2018", workers=2)
+    case = synth_case(seed=0, preset="isles", version=1)   # the head before the face (version 1)
+    case = synth_case(seed=0, preset="realistic")           # vendor-like maps, DWI-like label
+
+Phantom versions: 2 (default) has a face, orbits, sinuses and petrous bone
+(`strokect.phantom.skullbase`), 1 is the earlier head, kept bit-identical for the shipped
+weights' recipe; ``metadata["phantom_version"]``. With ``preset="realistic"`` the acute ``cbf``,
+``cbv``, ``mtt``, ``tmax``, ``ct`` and ``core`` are vendor-like (`strokect.phantom.realism`; the
+truth maps stay as ``truth_<map>`` and the geometric core as ``core_truth``). The follow-up
+options of `synth_case` (``lesion_class``, ``infarct_volumes``, ``hemorrhage_share``,
+``followup_slices``, ``scanner_variation``) are described in docs/phantom.md.
 
 `PhantomCase`
 -------------
