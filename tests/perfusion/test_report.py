@@ -37,7 +37,7 @@ def test_report_files_and_content(report_dir):
     assert f"{r['mismatch_ml']:.1f} mL" in page
     assert "Mismatch ratio" in page and "Research use only" in page
     assert "time to the maximum of the residue function" in page  # the Tmax definition used
-    assert "oSVD" in page and "input functions" not in page.split("<h2>")[0]
+    assert "oSVD" in page
     # self-contained: two embedded PNGs, nothing fetched, no script
     images = page.split("src='data:image/png;base64,")[1:]
     assert len(images) == 2

@@ -166,8 +166,8 @@ def _png(fig: Figure) -> bytes:
     return figure_to_png_bytes(fig, dpi=100, tight=True)
 
 
-def _b64(fig: Figure) -> str:
-    return base64.b64encode(_png(fig)).decode("ascii")
+def _b64(png: bytes) -> str:
+    return base64.b64encode(png).decode("ascii")
 
 
 def _table(rows: list[tuple[str, str]], cls: str = "") -> str:
@@ -205,13 +205,13 @@ def _summary_text(readout: Mapping) -> str:
     return "   ".join(f"{k}: {v}" for k, v in readout_rows(readout)[:4])
 
 
-def summary_png(maps_fig: Figure, curves_fig: Figure, readout: Mapping, title: str) -> bytes:
+def summary_png(maps_png: bytes, curves_png: bytes, readout: Mapping, title: str) -> bytes:
     """One PNG: title, the four readout numbers, the maps and the curves, the research-use line."""
     import io
 
     from PIL import Image, ImageDraw, ImageFont
 
-    parts = [Image.open(io.BytesIO(_png(f))) for f in (maps_fig, curves_fig)]
+    parts = [Image.open(io.BytesIO(png)) for png in (maps_png, curves_png)]
     width = max(p.width for p in parts)
     font = ImageFont.load_default(size=16)
     small = ImageFont.load_default(size=13)
@@ -260,11 +260,12 @@ def write_perfusion_report(
     out = Path(out_dir)
     lesion = None if hypoperfusion is None else hypoperfusion.array > 0
     slices = report_slices(base.spatial_shape[0], lesion)
-    mfig = maps_figure(maps, base, tissue, core, hypoperfusion, slices)
-    cfig = curves_figure(aif, vof, base)
+    # each figure is rendered once; the HTML and the summary PNG embed the same bytes
+    maps_png = _png(maps_figure(maps, base, tissue, core, hypoperfusion, slices))
+    curves_png = _png(curves_figure(aif, vof, base))
     png_path = out / "report.png"
     with atomic_output(png_path) as tmp:
-        tmp.write_bytes(summary_png(mfig, cfig, readout, title))
+        tmp.write_bytes(summary_png(maps_png, curves_png, readout, title))
     settings_rows = [
         (k, json.dumps(v) if not isinstance(v, str) else v) for k, v in settings.items()
     ]
@@ -280,9 +281,9 @@ Tmax &gt; 6 s region. Mismatch = hypoperfusion - core; ratio = hypoperfusion / c
 <h2>Maps</h2>
 <p class="muted">Radiological view (patient right on the left). Magenta: core; green: Tmax &gt; 6 s.
 Black: outside the analysed tissue (CSF, vessels and non-brain are excluded).</p>
-<img alt="perfusion maps" src='data:image/png;base64,{_b64(mfig)}'>
+<img alt="perfusion maps" src='data:image/png;base64,{_b64(maps_png)}'>
 <h2>Arterial and venous input functions</h2>
-<img alt="AIF and VOF" src='data:image/png;base64,{_b64(cfig)}'>
+<img alt="AIF and VOF" src='data:image/png;base64,{_b64(curves_png)}'>
 <h2>Method and settings</h2>
 {_table(settings_rows)}
 <h2>Provenance</h2>
