@@ -75,3 +75,15 @@ def test_realistic_ct_is_noisier_than_the_plain_preset(case):
     assert np.array_equal(
         plain.followup["ncct_followup"].array, case.followup["ncct_followup"].array
     )
+
+
+
+def test_realistic_case_in_a_csv_manifest_is_readable(tmp_path):
+    """The truth maps the preset adds are manifest roles (the acute manifest was unreadable)."""
+    from strokect.data import load_dataset
+    from strokect.phantom import write_cohort
+
+    write_cohort(tmp_path / "cohort", n_cases=1, seed=4, preset=SMALL, layout="csv")
+    loaded = load_dataset(tmp_path / "cohort" / "manifest.csv").cases[0]
+    assert {"truth_cbf", "truth_tmax", "cbf"} <= set(loaded.images)
+    assert loaded.load("truth_cbf").array.max() < 200

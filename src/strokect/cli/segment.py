@@ -44,7 +44,11 @@ import click
 @click.option(
     "--device", default="auto", show_default=True, help="auto, cpu or cuda (auto: cuda if present)."
 )
-@click.option("--threads", type=int, help="CPU threads for torch (default measured: 1).")
+@click.option(
+    "--threads",
+    type=int,
+    help="CPU threads for torch (default: measured per method, see benchmarks/RESULTS.md).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the MC-dropout draws.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option(

@@ -30,6 +30,11 @@ IMAGE_ROLES = (
     "ttp",
     "dwi",
     "adc",
+    # the phantom's truth maps (the `realistic` preset's maps are vendor-like; these are exact)
+    "truth_cbf",
+    "truth_cbv",
+    "truth_mtt",
+    "truth_tmax",
 )
 
 

@@ -7,7 +7,7 @@ no patient is seen in training and validation of one fold (Clèrigues et al., CB
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,12 @@ def _ids(case: Any) -> tuple[str, str]:
 
 
 def make_kfold_splits(
-    cases: Sequence[Any], k: int = 5, *, seed: int = 0, stop_fraction: float = 0.2
+    cases: Sequence[Any],
+    k: int = 5,
+    *,
+    seed: int = 0,
+    stop_fraction: float = 0.2,
+    strata: Mapping[str, str | None] | None = None,
 ) -> list[dict[str, list[str]]]:
     """Split cases into ``k`` folds by patient.
 
@@ -53,6 +58,13 @@ def make_kfold_splits(
         Number of folds, 2 <= k <= number of patients.
     seed : int
         Seed of the patient shuffle.
+    strata : mapping case_id -> stratum, optional
+        Stratified folds (e.g. a method whose networks each train on one lesion class): the
+        patients of each stratum (that of their first case; None is a stratum too) are dealt
+        to the folds in turn, each to the fold holding the fewest patients of that stratum
+        (ties: fewest cases, then lowest index), and the ``stop`` patients are drawn per
+        stratum, leaving at least one of every stratum to train on. Without it, the
+        assignment is the unstratified one above.
 
     Returns
     -------
@@ -81,25 +93,42 @@ def make_kfold_splits(
     rng = np.random.default_rng(seed)
     names = [names[i] for i in rng.permutation(len(names))]
     names.sort(key=lambda p: -len(patients[p]))  # stable: shuffled order within equal sizes
+    stratum = {p: None if strata is None else strata.get(patients[p][0]) for p in names}
+    if strata is not None:  # stratum by stratum (sorted by name), shuffled order within
+        names.sort(key=lambda p: str(stratum[p]))
     folds: list[list[str]] = [[] for _ in range(int(k))]
     fold_patients: list[list[str]] = [[] for _ in range(int(k))]
     for pid in names:
-        target = min(range(int(k)), key=lambda f: (len(folds[f]), f))
+        same = [sum(stratum[q] == stratum[pid] for q in fold_patients[f]) for f in range(int(k))]
+        target = min(range(int(k)), key=lambda f: (same[f], len(folds[f]), f))
         folds[target].extend(patients[pid])
         fold_patients[target].append(pid)
     out = []
     for f in range(int(k)):
         val = sorted(folds[f], key=order.__getitem__)
         train_patients = sorted(p for g in range(int(k)) if g != f for p in fold_patients[g])
-        n_stop = _n_stop(len(train_patients), stop_fraction)
-        pick = np.random.default_rng([seed, f]).permutation(len(train_patients))[:n_stop]
-        stop_patients = {train_patients[i] for i in pick}
+        stop_patients = _stop_patients(train_patients, stratum, stop_fraction, strata, [seed, f])
         stop = sorted((c for p in stop_patients for c in patients[p]), key=order.__getitem__)
         train = sorted(
             (c for p in train_patients if p not in stop_patients for c in patients[p]),
             key=order.__getitem__,
         )
         out.append({"train": train, "stop": stop, "val": val})
+    return out
+
+
+def _stop_patients(train_patients, stratum, fraction, strata, seed) -> set[str]:
+    if strata is None:
+        n_stop = _n_stop(len(train_patients), fraction)
+        pick = np.random.default_rng(seed).permutation(len(train_patients))[:n_stop]
+        return {train_patients[i] for i in pick}
+    out: set[str] = set()
+    n_total = _n_stop(len(train_patients), fraction)
+    rng = np.random.default_rng(seed)
+    for value in sorted({stratum[p] for p in train_patients}, key=str):
+        group = [p for p in train_patients if stratum[p] == value]
+        n = min(round(fraction * len(group)), len(group) - 1, n_total - len(out))
+        out.update(group[i] for i in rng.permutation(len(group))[: max(n, 0)])
     return out
 
 

@@ -93,7 +93,7 @@ def _init_from(init_from, method_name: str):
     return sources, base
 
 
-def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: bool):
+def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: bool, method):
     from strokect.data.splits import load_splits, make_kfold_splits, save_splits
 
     path = run_dir / "splits.json"
@@ -102,7 +102,9 @@ def _splits(run_dir: Path, cases, folds: int, seed: int, resume: bool, is_main: 
     if folds == 1:
         splits = [{"train": [c.case_id for c in cases], "stop": [], "val": []}]
     else:
-        splits = make_kfold_splits(cases, folds, seed=seed)
+        strata = {c.case_id: method.split_stratum(c) for c in cases}
+        stratified = any(v is not None for v in strata.values())
+        splits = make_kfold_splits(cases, folds, seed=seed, strata=strata if stratified else None)
     if is_main:
         save_splits(splits, path)
     return splits
@@ -218,8 +220,9 @@ def train_cross_validation(
         check_cases(cls(config), cases)
         by_id = {c.case_id: c for c in cases}
         splits = _splits(
-            run_dir, cases, int(saved.get("folds", folds)), seed, resume, info.rank == 0
-        )
+            run_dir, cases, int(saved.get("folds", folds)), seed, resume, info.rank == 0,
+            cls(config),
+        )  # fmt: skip
         if info.rank == 0:
             write_json(saved, run_dir / "config.json")
         results = {}

@@ -49,6 +49,9 @@ class InferencePlan:
         Slices per network call (1 is fastest and leanest on a CPU: ``benchmarks/RESULTS.md``).
     tile_batch_size : int
         Tiles per network call when ``tile_size`` is set.
+    threads : int or None
+        Torch CPU threads the prediction runs best with, measured per method (None: the
+        segment pipeline's default; ``--threads`` overrides both).
     """
 
     pad_multiple: int = 1
@@ -57,6 +60,7 @@ class InferencePlan:
     mc_passes: int = 0
     batch_size: int = 1
     tile_batch_size: int = 16
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -66,6 +70,7 @@ class InferencePlan:
             "mc_passes": self.mc_passes >= 0,
             "batch_size": self.batch_size >= 1,
             "tile_batch_size": self.tile_batch_size >= 1,
+            "threads": self.threads is None or self.threads >= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:

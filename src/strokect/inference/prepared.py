@@ -35,9 +35,15 @@ class Prepared:
         Steps applied, in order: ``{"step": name, **parameters}``.
     data : dict
         Method-specific arrays `Method.finalize` needs besides the prediction (e.g. the CT in HU).
-    label : ndarray (Z, Y, X) of uint8, or None
-        Reference mask when known (training, calibration, held-out tests).
+    label : ndarray of uint8, or None
+        Reference mask when known (training, calibration, held-out tests), on `target`.
     case_id : str or None
+    output_grid : Volume or None
+        The grid the outputs are written on when the network works on another grid (e.g. a
+        method that reslices to 5 mm predicts on ``grid`` and `Method.finalize` resamples its
+        outputs back onto the input's grid, given here). None: ``grid``.
+    output_roi : ndarray of bool, or None
+        ``roi`` on ``output_grid`` (only with ``output_grid``).
     """
 
     image: np.ndarray
@@ -48,6 +54,18 @@ class Prepared:
     data: dict[str, Any] = field(default_factory=dict)
     label: np.ndarray | None = None
     case_id: str | None = None
+    output_grid: Volume | None = None
+    output_roi: np.ndarray | None = None
+
+    @property
+    def target(self) -> Volume:
+        """The grid of the outputs (and of ``label``): ``output_grid``, else ``grid``."""
+        return self.grid if self.output_grid is None else self.output_grid
+
+    @property
+    def target_roi(self) -> np.ndarray | None:
+        """The region of interest on `target`."""
+        return self.roi if self.output_grid is None else self.output_roi
 
     def __post_init__(self) -> None:
         if self.image.ndim != 4 or self.image.shape[1:] != self.grid.spatial_shape:
@@ -59,9 +77,10 @@ class Prepared:
             raise ValueError(
                 f"{len(self.channels)} channel names for {self.image.shape[0]} image channels"
             )
-        for name in ("roi", "label"):
+        if self.output_grid is None and self.output_roi is not None:
+            raise ValueError("prepared output_roi needs an output_grid")
+        for name in ("roi", "label", "output_roi"):
             arr = getattr(self, name)
-            if arr is not None and arr.shape != self.grid.spatial_shape:
-                raise ValueError(
-                    f"prepared {name} shape {arr.shape} is not {self.grid.spatial_shape}"
-                )
+            grid = self.grid if name == "roi" else self.target
+            if arr is not None and arr.shape != grid.spatial_shape:
+                raise ValueError(f"prepared {name} shape {arr.shape} is not {grid.spatial_shape}")

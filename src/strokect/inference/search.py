@@ -68,11 +68,19 @@ class SearchResult:
     table: list[dict[str, Any]] = field(default_factory=list)
 
 
-def score_masks(pred: np.ndarray, ref: np.ndarray, *, spacing_mm: Sequence[float]) -> dict:
-    """Dice and Hausdorff distance (mm; the box diagonal when undefined, see the module docstring)."""
+def score_masks(
+    pred: np.ndarray, ref: np.ndarray, *, spacing_mm: Sequence[float], hausdorff: bool = True
+) -> dict:
+    """Dice and Hausdorff distance (mm; the box diagonal when undefined, see the module docstring).
+
+    ``hausdorff=False`` returns the Dice only (a search whose objective does not use the
+    distance skips its cost).
+    """
     from strokect.metrics import compute_dice, compute_hausdorff
 
     pred, ref = np.asarray(pred, bool), np.asarray(ref, bool)
+    if not hausdorff:
+        return {"dice": float(compute_dice(pred, ref))}
     hd = compute_hausdorff(pred, ref, spacing_mm=spacing_mm)
     substituted = bool(np.isnan(hd))
     if substituted:

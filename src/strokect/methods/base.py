@@ -78,6 +78,7 @@ from strokect.io.volume import Volume
 
 __all__ = [
     "OUTPUT_KINDS",
+    "CalibrationSearch",
     "InputRoles",
     "Method",
     "MethodConfig",
@@ -99,6 +100,37 @@ class InputRoles:
     @property
     def all(self) -> tuple[str, ...]:
         return (*self.required, *self.optional)
+
+
+@dataclass(frozen=True)
+class CalibrationSearch:
+    """One grid search of a method's calibration (`Method.calibration_searches`).
+
+    Attributes
+    ----------
+    grid : mapping field -> candidate values
+        Calibration fields searched together; the other fields keep the values chosen by the
+        earlier searches (else the method's default calibration).
+    output : str or None
+        The output scored (default: the method's primary output).
+    reference : str
+        What it is scored against: ``"label"`` (`Prepared.label`) or a key of `Prepared.data`
+        holding a mask on the output grid.
+    select : callable or None
+        ``prepared -> bool``: the cross-validation cases this search uses (None: all with a
+        reference).
+    objective : Objective or None
+        How candidates are ranked (default: `Method.calibration_objective`).
+    name : str
+        Shown in ``calibration.json``.
+    """
+
+    grid: Mapping[str, Sequence[Any]]
+    output: str | None = None
+    reference: str = "label"
+    select: Callable[[Prepared], bool] | None = None
+    objective: Objective | None = None
+    name: str = ""
 
 
 def output_volume(grid: Volume, array: np.ndarray, kind: str, **metadata: Any) -> Volume:
@@ -311,6 +343,12 @@ class Method(abc.ABC):
         """Return a re-iterable of validation batches (deterministic), sharded by ``ctx.rank``."""
         raise NotImplementedError(f"method {self.name!r} does not build validation data")
 
+    def split_stratum(self, case: Any) -> str | None:
+        """The stratum of a case for stratified cross-validation folds (default None: folds are
+        not stratified). A method whose networks each train on one kind of case (e.g. a
+        lesion class) returns that kind, so every fold trains every network."""
+        return None
+
     def training_roles(self) -> tuple[str, ...]:
         """Roles every training case must have (checked before training starts).
 
@@ -349,7 +387,7 @@ class Method(abc.ABC):
             from strokect.io.checks import check_same_geometry
 
             label = case.load(label_role)
-            check_same_geometry({"image": prepared.grid, label_role: label})
+            check_same_geometry({"image": prepared.target, label_role: label})
             prepared.label = (label.array > 0).astype(np.uint8)
         return prepared
 
@@ -396,6 +434,16 @@ class Method(abc.ABC):
     def calibration_objective(self) -> Objective:
         """How the search ranks the grid (default: mean Dice of the primary output)."""
         return Objective((("dice", "max"),))
+
+    def calibration_searches(self) -> list[CalibrationSearch]:
+        """The searches that choose the calibration, run in order (default: one search of
+        `calibration_grid` on the primary output against `Prepared.label`, all cases).
+
+        A method whose post-processing has independent parts overrides this, e.g. one cut-off
+        per network, each chosen on the cases and the output of its own network.
+        """
+        grid = self.calibration_grid()
+        return [] if grid is None else [CalibrationSearch(grid, name="calibration")]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, config={self.config!r})"

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from strokect.config import config_to_dict
 from strokect.errors import warn
 from strokect.inference.prepared import Prepared
 from strokect.inference.search import grid_search, score_masks
@@ -30,23 +31,43 @@ __all__ = ["calibrate_run", "case_scorer"]
 log = logging.getLogger(__name__)
 
 
-def case_scorer(method, prepared: Prepared, combined: np.ndarray) -> Callable[[dict], dict]:
-    """``params -> {"dice", "hd_mm", "hd_substituted"}`` of the method's primary output.
+def case_scorer(
+    method,
+    prepared: Prepared,
+    combined: np.ndarray,
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    output: str | None = None,
+    reference: str = "label",
+    hausdorff: bool = True,
+) -> Callable[[dict], dict]:
+    """``params -> {"dice", "hd_mm", "hd_substituted"}`` of one output of one case.
 
-    Identical masks (e.g. several minimum sizes that remove nothing more) are scored once.
+    ``params`` are completed by ``fixed`` (the other calibration fields); ``output`` defaults to
+    the method's primary output; ``reference`` is ``"label"`` (`Prepared.label`) or a key of
+    `Prepared.data`; ``hausdorff=False`` scores the Dice only. Identical masks (e.g. several minimum sizes that remove nothing more) are
+    scored once.
     """
     cache: dict[bytes, dict] = {}
-    spacing = prepared.grid.spacing_mm
+    spacing = prepared.target.spacing_mm
+    name = output or method.primary_output
+    ref = prepared.label if reference == "label" else prepared.data[reference]
 
     def score(params: dict) -> dict:
-        calibration = method.calibration_cls(**params)
-        mask = method.finalize(prepared, combined, calibration)[method.primary_output].array > 0
+        calibration = method.calibration_cls(**{**(fixed or {}), **params})
+        mask = method.finalize(prepared, combined, calibration)[name].array > 0
         key = np.packbits(mask).tobytes()
         if key not in cache:
-            cache[key] = score_masks(mask, prepared.label, spacing_mm=spacing)
+            cache[key] = score_masks(mask, ref, spacing_mm=spacing, hausdorff=hausdorff)
         return cache[key]
 
     return score
+
+
+def _has_reference(prepared: Prepared, reference: str) -> bool:
+    if reference == "label":
+        return prepared.label is not None
+    return prepared.data.get(reference) is not None
 
 
 def calibrate_run(
@@ -83,49 +104,93 @@ def calibrate_run(
     if len(splits) < 2 or not all(s["val"] for s in splits):
         return None
     t0 = time.time()
-    scorers, ids, method = [], [], None
+    predictions, method = [], None
     for i, split in enumerate(splits):
         method, nets = load_model(run_dir / f"fold_{i}" / "model.pt")
-        if method.calibration_grid() is None or method.calibration_cls is None:
+        if method.calibration_cls is None or not method.calibration_searches():
             return None
         for cid in split["val"]:
             prepared = method.prepare_case(cases[cid], cache_dir=cache_dir)
             if prepared.label is None:
                 continue
-            combined = predict_prepared([(method, nets)], prepared)
-            scorers.append(case_scorer(method, prepared, combined))
-            ids.append(cid)
-    if not scorers:
+            predictions.append((cid, prepared, predict_prepared([(method, nets)], prepared)))
+    if not predictions:
         role = method.reference_roles.get(method.primary_output)
         warn(
             f"{run_dir}: no validation case has a {role!r} reference mask: calibration skipped, "
             "segment uses the method's default calibration"
         )
         return None
-    objective = method.calibration_objective()
-    result = grid_search(method.calibration_grid(), scorers, objective)
-    calibration = method.calibration_cls(**result.best)
+    chosen = config_to_dict(method.default_calibration())
+    info: dict[str, Any] = {}
+    searches: list[dict[str, Any]] = []
+    for search in method.calibration_searches():
+        used = [
+            (cid, p, c)
+            for cid, p, c in predictions
+            if _has_reference(p, search.reference) and (search.select is None or search.select(p))
+        ]
+        label = search.name or "calibration"
+        if not used:
+            warn(
+                f"{run_dir}: no cross-validation case for the {label} search: "
+                f"{', '.join(search.grid)} keep their default values"
+            )
+            searches.append(
+                {"name": label, "n_cases": 0, "kept": {k: chosen[k] for k in search.grid}}
+            )
+            continue
+        fixed = dict(chosen)
+        objective = search.objective or method.calibration_objective()
+        options = {
+            "fixed": fixed,
+            "output": search.output,
+            "reference": search.reference,
+            "hausdorff": "hd_mm" in objective.names,
+        }
+        scorers = [case_scorer(method, p, c, **options) for _, p, c in used]
+        result = grid_search(search.grid, scorers, objective)
+        chosen.update(result.best)
+        prefix = "" if len(method.calibration_searches()) == 1 else f"{label}_"
+        info.update({f"cv_mean_{prefix}{k}": v for k, v in result.means.items()})
+        searches.append(
+            {
+                "name": label,
+                "output": search.output or method.primary_output,
+                "reference": search.reference,
+                "n_cases": len(used),
+                "objective": result.objective,
+                "best": dict(result.best),
+                "cv_cases": {
+                    cid: {k: v for k, v in score(result.best).items() if k != "hd_substituted"}
+                    for (cid, _, _), score in zip(used, scorers, strict=True)
+                },
+                "grid": result.table,
+            }
+        )
+    calibration = method.calibration_cls(**chosen)
+    if len(searches) == 1:
+        how = f" ({searches[0]['objective']})"
+    else:
+        how = ": " + " then ".join(f"{s['name']} on {s['n_cases']} cases" for s in searches)
     info = {
-        "chosen_by": f"grid search on {len(ids)} cross-validation predictions ({result.objective})",
-        **{f"cv_mean_{k}": v for k, v in result.means.items()},
+        "chosen_by": f"grid search on {len(predictions)} cross-validation predictions{how}",
+        **info,
     }
     for i in range(len(splits)):
         for name in ("model.pt", "best.pt"):
             path = run_dir / f"fold_{i}" / name
             if path.is_file():
                 store_calibration(path, calibration, info)
-    per_case = {cid: score(result.best) for cid, score in zip(ids, scorers, strict=True)}
     document = {
         "method": method.name,
-        "calibration": dict(result.best),
+        "calibration": config_to_dict(calibration),
         **info,
         "seconds": round(time.time() - t0, 1),
-        "cv_cases": {
-            cid: {k: v for k, v in s.items() if k != "hd_substituted"}
-            for cid, s in per_case.items()
-        },
-        "grid": result.table,
+        "cv_cases": searches[0].get("cv_cases", {}),
+        "grid": searches[0].get("grid", []),
+        "searches": searches,
     }
     write_json(document, run_dir / "calibration.json")
-    log.info("calibration %s (%s)", result.best, result.objective)
+    log.info("calibration %s", document["calibration"])
     return document

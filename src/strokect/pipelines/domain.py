@@ -21,7 +21,7 @@ def domain_of_cases(method, cases: Iterable[Any], *, scope: str, cache_dir=None)
     def inputs():
         for case in cases:
             prepared = method.prepare_case(case, cache_dir=cache_dir)
-            yield case.load_roles(method.input_roles().required), prepared.roi
+            yield case.load_roles(method.input_roles().required), prepared.target_roi
 
     return training_domain(inputs(), scope=scope)
 

@@ -52,7 +52,7 @@ def evaluate_heldout(
         t1 = time.time()
         combined = predict_prepared(models, prepared, seed=seed)
         mask = method.finalize(prepared, combined, calibration)[method.primary_output].array > 0
-        scores = score_masks(mask, prepared.label, spacing_mm=prepared.grid.spacing_mm)
+        scores = score_masks(mask, prepared.label, spacing_mm=prepared.target.spacing_mm)
         test[case.case_id] = {
             "dice": scores["dice"],
             "hd_mm": None if scores["hd_substituted"] else scores["hd_mm"],

@@ -186,15 +186,23 @@ def load_ensemble(
 
 # ------------------------------------------------------------------------------------ helpers
 @contextmanager
-def _torch_threads(threads: int):
+def _torch_threads(threads: int | None):
+    """Torch CPU threads set to ``threads`` (None: unchanged until `_set_threads`), restored."""
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def _device(device: str) -> str:
@@ -310,7 +318,7 @@ class _Run:
     method: str
     options: Sequence[str]
     device: str
-    threads: int
+    threads: int | None
     seed: int
     quiet: bool
     timings: dict[str, float] = field(default_factory=dict)
@@ -363,6 +371,9 @@ def _predict(run: _Run, paths: list[Path]):
             paths, method=run.method, options=run.options, device=run.device
         )
     first = models[0][0]
+    if run.threads is None:  # the method's measured choice, else the pipeline's default
+        run.threads = first.inference_plan().threads or DEFAULT_THREADS
+        _set_threads(run.threads)
     roles = first.input_roles()
     missing = [r for r in roles.required if r not in run.inputs.roles]
     if missing:
@@ -394,7 +405,7 @@ def _predict(run: _Run, paths: list[Path]):
         )
     with run.stage("finalize"):
         outputs = first.finalize(prepared, combined, calibration)
-    _check_outputs(first, outputs, prepared.grid)
+    _check_outputs(first, outputs, prepared.target)
     return first, calibration, plan, selected, volumes, prepared, outputs
 
 
@@ -438,7 +449,8 @@ def segment(
         ``key=value`` (``--set``): the method's inference options and calibration fields.
     device : {"auto", "cpu", "cuda"}
     threads : int, optional
-        Torch CPU threads (default `DEFAULT_THREADS`, measured).
+        Torch CPU threads (default: the method's `InferencePlan.threads`, else
+        `DEFAULT_THREADS`; both measured).
     seed : int
         Seed of the Monte-Carlo dropout draws.
     quiet : bool
@@ -455,8 +467,8 @@ def segment(
     """
     t_start = time.perf_counter()
     case_inputs = resolve_case_inputs(inputs, explicit=extra_inputs, case_id=case_id)
-    threads = DEFAULT_THREADS if threads is None else int(threads)
-    if threads < 1:
+    threads = None if threads is None else int(threads)
+    if threads is not None and threads < 1:
         raise InputError(f"--threads must be >= 1; got {threads}")
     run = _Run(
         case_inputs, method, list(options), _device(device), threads, seed, quiet,
@@ -489,7 +501,7 @@ def segment(
                 if primary in masks:
                     title = f"{method}: {primary} {volumes_ml[primary]:.2f} mL ({NOTE})"
                     written["overlay"] = _overlay(
-                        tmp / "overlay.png", prepared.grid, masks[primary].array, title
+                        tmp / "overlay.png", prepared.target, masks[primary].array, title
                     )
             result.paths = {k: out_path / p.name for k, p in written.items()}
     provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
@@ -525,7 +537,7 @@ def _domain_check(method, volumes: Mapping[str, Volume], prepared: Prepared) -> 
     domain = method.training_domain
     if not domain:
         return {"checked": False, "why": "the weights hold no training-domain statistics"}
-    findings = assess_domain(volumes, prepared.roi, domain)
+    findings = assess_domain(volumes, prepared.target_roi, domain)
     out = [f for f in findings if f["out_of_domain"]]
     if out:
         parts = [

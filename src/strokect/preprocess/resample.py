@@ -123,3 +123,74 @@ def resample_onto(
             source_header=reference.source_header,
         )
     return reference.with_array(array, **meta)
+
+
+def _axis_weights(n_in: int, s_in: float, s_out: float) -> np.ndarray:
+    """``(n_out, n_in)`` weights taking ``n_in`` samples of spacing ``s_in`` to spacing ``s_out``
+    on an edge-aligned grid: the mean over each output voxel when it is larger (a thick-slice
+    reconstruction), linear interpolation at its centre when it is smaller."""
+    n_out = max(1, round(n_in * s_in / s_out))
+    w = np.zeros((n_out, n_in), np.float64)
+    if s_out >= s_in:
+        edges_in = np.arange(n_in + 1) * s_in
+        for i in range(n_out):
+            lo, hi = i * s_out, (i + 1) * s_out
+            w[i] = np.clip(np.minimum(edges_in[1:], hi) - np.maximum(edges_in[:-1], lo), 0, None)
+        empty = w.sum(1) == 0  # an output voxel past the input's end (rounding): nearest input
+        w[empty, -1] = 1.0
+    else:
+        u = np.clip((np.arange(n_out) + 0.5) * s_out / s_in - 0.5, 0, n_in - 1)
+        j = np.minimum(np.floor(u).astype(int), max(n_in - 2, 0))
+        frac = u - j if n_in > 1 else np.zeros_like(u)
+        w[np.arange(n_out), j] = 1 - frac
+        if n_in > 1:
+            w[np.arange(n_out), j + 1] += frac
+    return w / w.sum(1, keepdims=True)
+
+
+def reslice_to_spacing(
+    volume: Volume, spacing_mm: tuple[float, float, float], *, tolerance: float = 0.0
+) -> Volume:
+    """``volume`` on an edge-aligned grid of ``spacing_mm`` (z, y, x): thick-slice averaging.
+
+    Along an axis whose spacing grows, every new voxel is the mean of the old voxels it covers,
+    weighted by the overlap (how a scanner reconstructs thin slices into 5 mm slices, and a
+    band-limited way to coarsen in-plane; linear interpolation would pick two of five thin
+    slices and keep their noise); along an axis whose spacing shrinks, linear interpolation at
+    the new voxel centres. The new grid starts at the old grid's first voxel edge (its voxel 0
+    covers the old voxels at the start of the field of view), has ``round(n * old / new)`` voxels
+    and the same direction. An axis whose spacing is within ``tolerance`` (relative) of the
+    target is left as it is (no resampling, its own spacing kept). 3D only; float32 out.
+    ``metadata["resliced_from"]`` records the original grid; `resample_onto` with the original
+    volume as reference goes back, exactly in geometry.
+    """
+    if volume.is_4d:
+        raise ValueError("reslice_to_spacing takes a 3D volume")
+    target = tuple(float(s) for s in spacing_mm)
+    if len(target) != 3 or min(target) <= 0:
+        raise ValueError(f"spacing_mm must be 3 positive numbers (z, y, x); got {spacing_mm}")
+    array = np.asarray(volume.array, dtype=np.float32)
+    new_spacing, offset_zyx = [], []
+    for axis, (n, s, t) in enumerate(zip(volume.spatial_shape, volume.spacing_mm, target)):
+        if abs(t / s - 1.0) <= tolerance:
+            new_spacing.append(s)
+            offset_zyx.append(0.0)
+            continue
+        w = _axis_weights(n, s, t).astype(np.float32)
+        array = np.moveaxis(np.tensordot(w, np.moveaxis(array, axis, 0), axes=(1, 0)), 0, axis)
+        new_spacing.append(t)
+        offset_zyx.append((t - s) / 2.0)
+    origin = np.asarray(volume.origin) + volume.direction @ np.asarray(offset_zyx[::-1])
+    return Volume(
+        np.ascontiguousarray(array, dtype=np.float32),
+        tuple(new_spacing),
+        tuple(float(v) for v in origin),
+        volume.direction.copy(),
+        metadata={
+            **volume.metadata,
+            "resliced_from": {
+                "shape_zyx": list(volume.spatial_shape),
+                "spacing_mm": list(volume.spacing_mm),
+            },
+        },
+    )
