@@ -12,6 +12,7 @@ from strokect.errors import InputError
 from strokect.io import Volume
 from strokect.methods.registry import get_method_class
 from strokect.methods.threecnn import (
+    CLASSES,
     PatchCNN,
     ThreeCnnConfig,
     ThreeCnnMethod,
@@ -318,3 +319,29 @@ def test_segment_needs_the_followup_role(tiny_run):
     case = load_dataset(data).cases[0]
     with pytest.raises(InputError, match="ncct_followup"):
         segment({"ncct": case.images["ncct_followup"]}, method="threecnn", weights=root / "run")
+
+
+def test_cutoff_searches_paper_and_final_infarct():
+    paper = ThreeCnnMethod(ThreeCnnConfig()).calibration_searches()
+    assert [(s.name, s.output, s.reference) for s in paper] == [
+        ("severe", "infarct_severe", "infarct_nonhem"),
+        ("intermediate", "infarct_intermediate", "infarct_nonhem"),
+        ("subtle", "infarct_subtle", "infarct_nonhem"),
+        ("hemorrhage", "hemorrhage", "hemorrhage_label"),
+    ]
+    assert all(s.select is not None for s in paper[:3])
+    union = ThreeCnnMethod(ThreeCnnConfig(cutoff_search="all")).calibration_searches()
+    assert [s.output for s in union] == ["infarct"] * 6 + ["hemorrhage"]
+    assert [next(iter(s.grid)) for s in union[:3]] == [f"cutoff_{c}" for c in CLASSES]
+    single = ThreeCnnMethod(ThreeCnnConfig(variant="single")).calibration_searches()
+    assert [s.output for s in single] == ["infarct_single", "hemorrhage"]
+
+
+def test_median_normalization_removes_a_scanner_offset(followup):
+    ct = followup.followup["ncct_followup"]
+    shifted = ct.with_array(ct.array.astype(np.float32) + 4.0)
+    for normalize, same in (("median", True), ("fixed", False)):
+        cfg = ThreeCnnConfig(normalize=normalize)
+        a, b = prepare_ncct(ct, cfg), prepare_ncct(shifted, cfg)
+        roi = a.roi
+        assert np.allclose(a.image[1][roi], b.image[1][roi], atol=1e-5) == same

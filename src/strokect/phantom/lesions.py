@@ -131,7 +131,7 @@ def lesion_masks(
     seed_idx = _pick_seed(cand, params["seed_fraction"])
     seed = np.array([x[seed_idx[2]], y[seed_idx[1]], z[seed_idx[0]]])
     params["seed_head_mm"] = [float(v) for v in seed]
-    radius = (3.0 * volume * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+    radius = drawn_radius = (3.0 * volume * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
     aspect = np.asarray(params["aspect"]) / np.prod(params["aspect"]) ** (1.0 / 3.0)
     irr = params["irregularity"]
     bumps = irr * smooth_field(rng, grid, wavelength_mm=max(2.0 * radius, 12.0))
@@ -157,7 +157,15 @@ def lesion_masks(
         if inf_idx.size:
             c = _pick_seed(inf_idx, params["seed_fraction"][::-1])
             centre = (x[c[2]], y[c[1]], z[c[0]])
-            hr = radius * params["hemorrhage_fraction"] ** (1.0 / 3.0)
+            # the hematoma is a fraction of the infarct: sized from the drawn radius, or, when
+            # the territory was too small for the drawn volume and the radius had to grow (up
+            # to 144 mm for 400 mL drawn in an ACA territory: the hematoma then filled the whole
+            # infarct), from the radius of the infarct actually placed
+            base = drawn_radius
+            if radius > drawn_radius:
+                placed_ml = np.count_nonzero(out["infarct"]) * voxel_ml
+                base = (3.0 * placed_ml * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+            hr = base * params["hemorrhage_fraction"] ** (1.0 / 3.0)
             blob = ellipsoid_radius((z, y, x), centre=centre, half_axes=(hr, hr, hr))
             out["hemorrhage"] = out["infarct"] & (blob + 0.5 * irr * (s - 1.0) < 1.0)
     return out

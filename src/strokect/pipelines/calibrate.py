@@ -70,57 +70,42 @@ def _has_reference(prepared: Prepared, reference: str) -> bool:
     return prepared.data.get(reference) is not None
 
 
-def calibrate_run(
+def cv_predictions(
     run_dir: str | Path,
-    *,
     splits: Sequence[Mapping[str, Sequence[str]]],
     cases: Mapping[str, Any],
+    *,
     cache_dir: str | Path | None = None,
-) -> dict | None:
-    """Choose and store the calibration of a finished k-fold run (see the module docstring).
+) -> tuple[Any, list[tuple[str, Prepared, np.ndarray]]]:
+    """Every validation case predicted by its own fold's model, as ``segment`` does.
 
-    Parameters
-    ----------
-    run_dir : path
-        A ``strokect train`` run with ``fold_<i>/model.pt`` for every fold.
-    splits : sequence of {"train": [...], "val": [...]}
-        The run's folds (``RUN/splits.json``).
-    cases : mapping case_id -> `strokect.data.Case`
-        At least every validation case, with its reference mask.
-    cache_dir : path, optional
-        Cache of prepared cases (``RUN/cache``) for methods that cache.
-
-    Returns
-    -------
-    dict or None
-        The content of ``calibration.json``; None when there is nothing to calibrate (the
-        method has no calibration grid, fewer than 2 folds, a fold without validation cases, or
-        no validation case with a reference mask: a warning then says so).
+    Returns the method (None when it has nothing to calibrate) and ``[(case_id, prepared,
+    combined)]`` for the cases with a reference mask.
     """
-    from strokect.methods.checkpoint import load_model, store_calibration
+    from strokect.methods.checkpoint import load_model
     from strokect.pipelines.segment import predict_prepared
 
-    run_dir = Path(run_dir)
-    if len(splits) < 2 or not all(s["val"] for s in splits):
-        return None
-    t0 = time.time()
     predictions, method = [], None
     for i, split in enumerate(splits):
-        method, nets = load_model(run_dir / f"fold_{i}" / "model.pt")
+        method, nets = load_model(Path(run_dir) / f"fold_{i}" / "model.pt")
         if method.calibration_cls is None or not method.calibration_searches():
-            return None
+            return None, []
         for cid in split["val"]:
             prepared = method.prepare_case(cases[cid], cache_dir=cache_dir)
             if prepared.label is None:
                 continue
             predictions.append((cid, prepared, predict_prepared([(method, nets)], prepared)))
-    if not predictions:
-        role = method.reference_roles.get(method.primary_output)
-        warn(
-            f"{run_dir}: no validation case has a {role!r} reference mask: calibration skipped, "
-            "segment uses the method's default calibration"
-        )
-        return None
+    return method, predictions
+
+
+def search_calibration(
+    method, predictions: Sequence[tuple[str, Prepared, np.ndarray]], *, run_dir: str | Path = ""
+) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
+    """Run the method's `calibration_searches` in order on cross-validation predictions.
+
+    Returns the calibration, the summary stored in the checkpoints (``chosen_by``, mean scores)
+    and one record per search (cases, objective, choice, per-case scores, whole grid).
+    """
     chosen = config_to_dict(method.default_calibration())
     info: dict[str, Any] = {}
     searches: list[dict[str, Any]] = []
@@ -133,7 +118,7 @@ def calibrate_run(
         label = search.name or "calibration"
         if not used:
             warn(
-                f"{run_dir}: no cross-validation case for the {label} search: "
+                f"{run_dir or 'calibration'}: no cross-validation case for the {label} search: "
                 f"{', '.join(search.grid)} keep their default values"
             )
             searches.append(
@@ -177,6 +162,53 @@ def calibrate_run(
         "chosen_by": f"grid search on {len(predictions)} cross-validation predictions{how}",
         **info,
     }
+    return calibration, info, searches
+
+
+def calibrate_run(
+    run_dir: str | Path,
+    *,
+    splits: Sequence[Mapping[str, Sequence[str]]],
+    cases: Mapping[str, Any],
+    cache_dir: str | Path | None = None,
+) -> dict | None:
+    """Choose and store the calibration of a finished k-fold run (see the module docstring).
+
+    Parameters
+    ----------
+    run_dir : path
+        A ``strokect train`` run with ``fold_<i>/model.pt`` for every fold.
+    splits : sequence of {"train": [...], "val": [...]}
+        The run's folds (``RUN/splits.json``).
+    cases : mapping case_id -> `strokect.data.Case`
+        At least every validation case, with its reference mask.
+    cache_dir : path, optional
+        Cache of prepared cases (``RUN/cache``) for methods that cache.
+
+    Returns
+    -------
+    dict or None
+        The content of ``calibration.json``; None when there is nothing to calibrate (the
+        method has no calibration grid, fewer than 2 folds, a fold without validation cases, or
+        no validation case with a reference mask: a warning then says so).
+    """
+    from strokect.methods.checkpoint import store_calibration
+
+    run_dir = Path(run_dir)
+    if len(splits) < 2 or not all(s["val"] for s in splits):
+        return None
+    t0 = time.time()
+    method, predictions = cv_predictions(run_dir, splits, cases, cache_dir=cache_dir)
+    if method is None:
+        return None
+    if not predictions:
+        role = method.reference_roles.get(method.primary_output)
+        warn(
+            f"{run_dir}: no validation case has a {role!r} reference mask: calibration skipped, "
+            "segment uses the method's default calibration"
+        )
+        return None
+    calibration, info, searches = search_calibration(method, predictions, run_dir=run_dir)
     for i in range(len(splits)):
         for name in ("model.pt", "best.pt"):
             path = run_dir / f"fold_{i}" / name

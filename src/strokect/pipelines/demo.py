@@ -39,12 +39,38 @@ def _scores(pred: Volume, ref_path: Path) -> dict[str, float]:
     return {k: (None if m.get(k) is None else round(float(m[k]), 4)) for k in keys}
 
 
-def _segment_with(name: str, case, out_dir: Path) -> dict[str, Any]:
+def _has(case, role: str) -> bool:
+    from strokect.errors import InputError
+
+    try:
+        case.path(role)
+    except InputError:
+        return False
+    return True
+
+
+def _case_for(name: str, cases) -> Any:
+    """The first phantom case view holding every input ``name`` needs (acute or follow-up)."""
+    from strokect.methods.registry import get_method_class
+
+    roles = get_method_class(name)().input_roles().required
+    for case in cases:
+        if all(_has(case, r) for r in roles):
+            return case, roles
+    raise RuntimeError(f"the demo phantom has no case with the inputs of {name}: {roles}")
+
+
+def _segment_with(name: str, cases, out_dir: Path) -> dict[str, Any]:
     """Segment the phantom case with the shipped weights of method ``name``; score it."""
     from strokect.methods.registry import get_method_class
     from strokect.pipelines.segment import segment
 
-    seg = segment(case.folder, out_dir / name, method=name, overwrite=True)
+    case, roles = _case_for(name, cases)
+    # a case folder (ISLES layout) as a user gives it; a manifest case by its files
+    source = (
+        case.folder if case.folder and case.folder.is_dir() else {r: case.path(r) for r in roles}
+    )
+    seg = segment(source, out_dir / name, method=name, overwrite=True)
     ref_role = get_method_class(name).reference_roles.get(seg.primary)
     entry: dict[str, Any] = {
         "primary_output": seg.primary,
@@ -92,16 +118,20 @@ def _run_demo(out_dir: Path, seed: int, overwrite: bool) -> dict[str, Any]:
     from strokect.phantom import write_cohort
 
     log.info("synthesizing phantom case (isles preset, seed %d)", seed)
+    # the follow-up NCCT of the same subject: an intermediate hypodensity (threecnn's classes)
+    # with a hematoma; these options change only the follow-up images (docs/phantom.md)
     write_cohort(
-        out_dir / "phantom", n_cases=1, seed=seed, preset="isles", preview=True, overwrite=True
-    )
+        out_dir / "phantom", n_cases=1, seed=seed, preset="isles", preview=True, overwrite=True,
+        lesion_class="intermediate", infarct_volumes="paper", hemorrhage_share=1.0,
+    )  # fmt: skip
     case = load_dataset(out_dir / "phantom").cases[0]
+    followup = load_dataset(out_dir / "phantom" / "extras" / "manifest_ncct_pairs.csv").cases[0]
     methods: dict[str, Any] = {}
     for name in available_methods():
         if not shipped_models(name):
             continue
         log.info("segmenting with %s (shipped weights)", name)
-        methods[name] = _segment_with(name, case, out_dir / "segmentation")
+        methods[name] = _segment_with(name, [case, followup], out_dir / "segmentation")
     log.info(
         "perfusion maps and threshold readout from the raw 4D CTP (%s)", case.images["ctp"].name
     )

@@ -99,6 +99,16 @@ class ThreeCnnConfig(MethodConfig):
         HU clip before scaling (ours), then ``(HU - center_hu) / scale_hu``.
     center_hu, scale_hu : float
         Ours.
+    normalize : str
+        ``"median"`` (ours): every scan is shifted so that the median HU of its region of
+        interest lands on ``center_hu`` before the clip, which removes scanner HU offsets (a
+        subtle infarct is 1-3 HU below its tissue, less than the offsets between scanners);
+        ``"fixed"``: raw HU.
+    cutoff_search : str
+        ``"class"`` (paper): each class CNN's cut-off maximizes the Dice of its own mask on the
+        validation cases of its class; ``"all"`` (ours): each maximizes the Dice of the final
+        infarct (the union) on every validation case, in two rounds over the three networks
+        (a CNN that fires on the tissue of other classes' patients is held back by them).
     patches_per_case : int
         Training patches per case and network, half centred on the network's foreground (ours).
     near_fraction, near_mm : float
@@ -131,6 +141,8 @@ class ThreeCnnConfig(MethodConfig):
     window_hu: tuple[float, float] = (-100.0, 200.0)
     center_hu: float = 30.0
     scale_hu: float = bounded(50.0, gt=0.0)
+    normalize: str = "median"
+    cutoff_search: str = "class"
     patches_per_case: int = bounded(2000, ge=2)
     near_fraction: float = bounded(0.5, ge=0.0, le=1.0)
     near_mm: float = bounded(10.0, gt=0.0)
@@ -157,6 +169,10 @@ class ThreeCnnConfig(MethodConfig):
             raise InputError(
                 f"hemorrhage_detector must be 'cnn' or 'hu'; got {self.hemorrhage_detector!r}"
             )
+        if self.normalize not in ("median", "fixed"):
+            raise InputError(f"normalize must be 'median' or 'fixed'; got {self.normalize!r}")
+        if self.cutoff_search not in ("class", "all"):
+            raise InputError(f"cutoff_search must be 'class' or 'all'; got {self.cutoff_search!r}")
         if self.precision not in ("fp32", "bf16"):
             raise InputError(f"precision must be 'fp32' or 'bf16'; got {self.precision!r}")
         self.window_hu = tuple(float(v) for v in self.window_hu)

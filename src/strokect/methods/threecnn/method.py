@@ -290,28 +290,34 @@ class ThreeCnnMethod(Method):
         return {f"cutoff_{name}": CUTOFF_GRID for name in self.networks}
 
     def calibration_searches(self) -> list[CalibrationSearch]:
-        """One Dice search per network, on its own output and cases (paper: 20 validation
-        scans per CNN): a class CNN on the cases of its class against the infarct without
-        hemorrhage, the single CNN on every case with an infarct, the hemorrhage CNN on every
-        case against the hemorrhage mask (cases without hemorrhage reward an empty mask)."""
+        """The cut-off searches, by Dice (`ThreeCnnConfig.cutoff_search`).
+
+        ``"class"`` (paper: 20 validation scans per CNN): a class CNN on the cases of its class,
+        its own mask against the infarct without hemorrhage; the single CNN on every case with
+        an infarct. ``"all"``: each infarct CNN by the Dice of the final infarct on every case,
+        two rounds. Both: the hemorrhage CNN on every case against the hemorrhage mask (a case
+        without hemorrhage scores 1 only with an empty mask), last.
+        """
+        infarct_nets = [n for n in self.networks if n != "hemorrhage"]
         searches = []
-        for name in self.networks:
-            grid = {f"cutoff_{name}": CUTOFF_GRID}
-            if name == "hemorrhage":
+        if self.config.cutoff_search == "all":
+            for round_ in (1, 2):
+                for name in infarct_nets:
+                    searches.append(
+                        CalibrationSearch({f"cutoff_{name}": CUTOFF_GRID}, output="infarct",
+                                          name=f"{name} (final infarct, round {round_})")
+                    )  # fmt: skip
+        else:
+            for name in infarct_nets:
+                select = _has_infarct if name == "single" else _ClassIs(name)
                 searches.append(
-                    CalibrationSearch(grid, output="hemorrhage", reference="hemorrhage_label",
-                                      name="hemorrhage")
+                    CalibrationSearch({f"cutoff_{name}": CUTOFF_GRID}, output=f"infarct_{name}",
+                                      reference="infarct_nonhem", select=select, name=name)
                 )  # fmt: skip
-            elif name == "single":
-                searches.append(
-                    CalibrationSearch(grid, output="infarct_single", reference="infarct_nonhem",
-                                      select=_has_infarct, name="single")
-                )  # fmt: skip
-            else:
-                searches.append(
-                    CalibrationSearch(grid, output=f"infarct_{name}", reference="infarct_nonhem",
-                                      select=_ClassIs(name), name=name)
-                )  # fmt: skip
+        searches.append(
+            CalibrationSearch({"cutoff_hemorrhage": CUTOFF_GRID}, output="hemorrhage",
+                              reference="hemorrhage_label", name="hemorrhage")
+        )  # fmt: skip
         return searches
 
 

@@ -126,9 +126,12 @@ def prepare_ncct(ct: Volume, cfg: ThreeCnnConfig) -> Prepared:
     )
     grid = _crop(net, box)
     pad = pad_value(cfg)
+    shift = 0.0
+    if cfg.normalize == "median":  # the region's median HU onto center_hu
+        shift = cfg.center_hu - float(np.median(net.array[roi_full]))
     # z context: the slices above and below the crop come from the full volume (or air)
     z0, z1 = box[0].start, box[0].stop
-    full = np.pad(_scaled(net.array, cfg), ((1, 1), (0, 0), (0, 0)), constant_values=pad)
+    full = np.pad(_scaled(net.array + shift, cfg), ((1, 1), (0, 0), (0, 0)), constant_values=pad)
     stack = full[z0 : z1 + 2, box[1], box[2]]
     image = np.stack([stack[:-2], stack[1:-1], stack[2:]])
     if resliced:
@@ -161,8 +164,8 @@ def prepare_ncct(ct: Volume, cfg: ThreeCnnConfig) -> Prepared:
             "csf_ml": round(float(csf.array.sum()) * net.voxel_volume_ml, 2),
             "foramen_magnum_slice": intracranial.metadata.get("foramen_magnum_slice"),
         },
-        {"step": "hu_scaling", "window_hu": list(cfg.window_hu), "center_hu": cfg.center_hu,
-         "scale_hu": cfg.scale_hu},
+        {"step": "hu_scaling", "normalize": cfg.normalize, "shift_hu": round(shift, 2),
+         "window_hu": list(cfg.window_hu), "center_hu": cfg.center_hu, "scale_hu": cfg.scale_hu},
         {"step": "adjacent_slices", "channels": ["z-1", "z", "z+1"]},
     ]  # fmt: skip
     return Prepared(
