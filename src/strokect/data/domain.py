@@ -9,7 +9,8 @@ Statistics per input role, inside the method's region of interest (e.g. the brai
 
 * the median of every training case, giving the range ``[lowest, highest]`` of case medians;
 * the pooled inter-quartile range (IQR) of all training voxels;
-* in-plane spacing and slice spacing ranges over the cases.
+* in-plane spacing and slice spacing ranges over the cases, of the grid the network works on
+  (the input's, or the grid a method reslices it to: `Prepared.grid`).
 
 Out of domain (rules, documented in ``docs/reliability.md``):
 
@@ -40,10 +41,9 @@ def _roi_values(volume: Volume, roi: np.ndarray | None) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def training_domain(
-    cases: Iterable[tuple[Mapping[str, Volume], np.ndarray | None]], *, scope: str = ""
-) -> dict:
-    """Statistics of training inputs: ``cases`` yields ``(volumes by role, ROI)`` per case.
+def training_domain(cases: Iterable[tuple], *, scope: str = "") -> dict:
+    """Statistics of training inputs: ``cases`` yields ``(volumes by role, ROI)`` per case, or
+    ``(volumes, ROI, grid)`` where ``grid`` is the `Volume` whose spacing the network sees.
 
     Returns a JSON-able dict (stored as ``checkpoint["domain"]``).
     """
@@ -52,7 +52,9 @@ def training_domain(
     pooled: dict[str, list[np.ndarray]] = {}
     inplane, slices = [], []
     n = 0
-    for volumes, roi in cases:
+    for item in cases:
+        volumes, roi = item[0], item[1]
+        grid = item[2] if len(item) > 2 and item[2] is not None else None
         n += 1
         for role, volume in volumes.items():
             values = _roi_values(volume, roi)
@@ -61,7 +63,7 @@ def training_domain(
             medians.setdefault(role, []).append(float(np.median(values)))
             take = rng.choice(values, size=min(_SAMPLE, values.size), replace=False)
             pooled.setdefault(role, []).append(take)
-        first = next(iter(volumes.values()))
+        first = grid if grid is not None else next(iter(volumes.values()))
         inplane.append(float(max(first.spacing_mm[1:])))
         slices.append(float(first.spacing_mm[0]))
     roles = {}
@@ -87,9 +89,14 @@ def _outside(value: float, low: float, high: float) -> float:
 
 
 def assess_domain(
-    volumes: Mapping[str, Volume], roi: np.ndarray | None, domain: Mapping
+    volumes: Mapping[str, Volume],
+    roi: np.ndarray | None,
+    domain: Mapping,
+    *,
+    grid: Volume | None = None,
 ) -> list[dict]:
-    """Compare one case's inputs with a training domain; one finding per measure.
+    """Compare one case's inputs with a training domain; one finding per measure (``grid``: the
+    grid the network works on, for the spacing; default the first input's).
 
     Returns
     -------
@@ -118,7 +125,7 @@ def assess_domain(
                 "out_of_domain": bool(distance > IQR_CUTOFF),
             }
         )
-    first = next(iter(volumes.values()))
+    first = grid if grid is not None else next(iter(volumes.values()))
     for what, value, key in (
         ("in-plane spacing", max(first.spacing_mm[1:]), "inplane_spacing_mm"),
         ("slice spacing", first.spacing_mm[0], "slice_spacing_mm"),

@@ -21,7 +21,8 @@ def domain_of_cases(method, cases: Iterable[Any], *, scope: str, cache_dir=None)
     def inputs():
         for case in cases:
             prepared = method.prepare_case(case, cache_dir=cache_dir)
-            yield case.load_roles(method.input_roles().required), prepared.target_roi
+            roles = method.input_roles().required
+            yield case.load_roles(roles), prepared.target_roi, prepared.grid
 
     return training_domain(inputs(), scope=scope)
 

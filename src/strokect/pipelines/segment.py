@@ -537,7 +537,7 @@ def _domain_check(method, volumes: Mapping[str, Volume], prepared: Prepared) -> 
     domain = method.training_domain
     if not domain:
         return {"checked": False, "why": "the weights hold no training-domain statistics"}
-    findings = assess_domain(volumes, prepared.target_roi, domain)
+    findings = assess_domain(volumes, prepared.target_roi, domain, grid=prepared.grid)
     out = [f for f in findings if f["out_of_domain"]]
     if out:
         parts = [
