@@ -40,7 +40,7 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if total == 0 else float(2 * (a & b).sum() / total)
 
 
-def evaluate(weights: str, data: Path) -> dict:
+def evaluate(weights: str, data: Path, options: list[str]) -> dict:
     from strokect.data import load_dataset
     from strokect.methods.checkpoint import find_model_checkpoints, load_checkpoint
     from strokect.methods.registry import shipped_models
@@ -49,7 +49,7 @@ def evaluate(weights: str, data: Path) -> dict:
     shipped = shipped_models("threecnn")
     paths = shipped[weights] if weights in shipped else find_model_checkpoints(weights)
     name = load_checkpoint(paths[0])["method"]
-    models, calibration = load_ensemble(paths, method=name)
+    models, calibration = load_ensemble(paths, method=name, options=options)
     method = models[0][0]
     cases = []
     for case in load_dataset(data).cases:
@@ -80,8 +80,8 @@ def evaluate(weights: str, data: Path) -> dict:
             }
         )
         print(json.dumps(cases[-1]), flush=True)
-    return {"weights": str(weights), "n_models": len(models), "cases": cases,
-            "summary": summarize(cases)}  # fmt: skip
+    return {"weights": str(weights), "options": options, "n_models": len(models),
+            "cases": cases, "summary": summarize(cases)}  # fmt: skip
 
 
 def summarize(cases: list[dict]) -> dict:
@@ -117,7 +117,7 @@ def summarize(cases: list[dict]) -> dict:
 
 
 def table(result: dict) -> str:
-    lines = [f"{result['weights']} ({result['n_models']} models)",
+    lines = [f"{result['weights']} ({result['n_models']} models, {result['options']})",
              "| class | n | Dice mean +- SD | Dice median [IQR] | ICC(3,1) | BA bias [LoA] mL |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for name, s in result["summary"].items():
@@ -150,6 +150,8 @@ def main() -> None:
     parser.add_argument("--weights", action="append", required=True)
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--set", dest="options", action="append", default=[],
+                        help="segment option, e.g. hemorrhage_detector=hu")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
@@ -158,7 +160,7 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "strokect", "synth", "-o", str(data), *SYNTH],
                            check=True)  # fmt: skip
         manifest = data / "manifest_ncct_pairs.csv"
-        results = [evaluate(w, manifest) for w in args.weights]
+        results = [evaluate(w, manifest, args.options) for w in args.weights]
     for r in results:
         print(table(r))
     if args.json:

@@ -26,11 +26,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
+    parser.add_argument("--hemorrhage-detector", default="hu", choices=("hu", "cnn"))
     args = parser.parse_args()
     saved = json.loads((args.run / "config.json").read_text())
     cases = {c.case_id: c for c in load_dataset(saved["data_root"]).cases}
     splits = load_splits(args.run / "splits.json")
     method, predictions = cv_predictions(args.run, splits, cases)
+    method.config.hemorrhage_detector = args.hemorrhage_detector  # what is added back
     for mode in ("class", "all"):
         method.config.cutoff_search = mode
         calibration, _, _ = search_calibration(method, predictions)

@@ -41,11 +41,18 @@ def heldout(run: Path, test_root: Path, options) -> None:
 @click.option(
     "--name", required=True, help="File stem: <method>_<role>-<role>..., e.g. clerigues_ct-cbf-cbv."
 )
-def release(run: Path, dest: Path, name: str) -> None:
+@click.option(
+    "--set",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An inference option stored as the released weights' default (recorded in the card).",
+)
+def release(run: Path, dest: Path, name: str, options) -> None:
     """Export a calibrated training RUN as float16 weights + a JSON card (NAME_fold<i>.pt, NAME.json)."""
     from strokect.pipelines.release import export_weights
 
-    for path in export_weights(run, dest, name):
+    for path in export_weights(run, dest, name, options=list(options)):
         click.echo(path)
 
 

@@ -13,12 +13,14 @@ import csv
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from strokect.config import config_to_dict
+from strokect.errors import InputError
 from strokect.io.records import write_json
 
 __all__ = ["evaluate_heldout", "export_weights", "training_summary"]
@@ -99,16 +101,22 @@ def training_summary(run: str | Path) -> dict[str, Any]:
     return {"folds": out, "total_s": round(sum(f["seconds"] for f in out), 1)}
 
 
-def export_weights(run: str | Path, dest: str | Path, name: str) -> list[Path]:
+def export_weights(
+    run: str | Path, dest: str | Path, name: str, *, options: Sequence[str] = ()
+) -> list[Path]:
     """Copy a run's fold models to ``dest/<name>_fold<i>.pt`` as float16 state_dicts.
 
     The checkpoints keep their config, ``extra`` and calibration. Also writes
     ``dest/<name>.json`` (config, splits, calibration, held-out metrics when ``RUN/heldout.json``
     exists, training times). A run whose method has a calibration grid must have been
-    calibrated (``strokect train`` does it after the folds).
+    calibrated (``strokect train`` does it after the folds). ``options`` (``key=value``) set
+    inference options (only those ``segment --set`` may change) as the released weights'
+    defaults, e.g. which of two measured alternatives ``segment`` uses; the card records them.
     """
+    from strokect.config import resolve_config
     from strokect.data.splits import load_splits
     from strokect.methods.checkpoint import load_model, save_checkpoint
+    from strokect.pipelines.segment import split_options
 
     run, dest = Path(run), Path(dest)
     out = []
@@ -120,6 +128,15 @@ def export_weights(run: str | Path, dest: str | Path, name: str) -> list[Path]:
         method, nets = load_model(path)
         if method.calibration_grid() is not None and method.calibration is None:
             raise ValueError(f"{path} holds no calibration (the run was not calibrated)")
+        config_over, cal_over = split_options(type(method), options)
+        if cal_over:
+            raise InputError(
+                f"release --set {cal_over[0]}: the calibration comes from the run, not from options"
+            )
+        if config_over:
+            method.config = resolve_config(
+                type(method.config), overrides=config_over, base=method.config
+            )
         half = {k: v.half() for k, v in nets.items()}
         out.append(save_checkpoint(dest / f"{name}_fold{i}.pt", method, half))
     card: dict[str, Any] = {
@@ -129,6 +146,7 @@ def export_weights(run: str | Path, dest: str | Path, name: str) -> list[Path]:
         "run": json.loads((run / "config.json").read_text()),
         "splits": load_splits(run / "splits.json"),
         "training": training_summary(run),
+        "release_options": list(options),
     }
     if (run / "calibration.json").is_file():
         card["calibration"] = json.loads((run / "calibration.json").read_text())

@@ -1,0 +1,61 @@
+"""The shipped ``threecnn`` weights: small, calibrated, and run end to end (real scans: slow)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from strokect.methods.checkpoint import load_checkpoint
+from strokect.methods.registry import WEIGHTS_DIR, shipped_models
+from tests.conftest import shared_path
+
+NAME = "threecnn_ncct_followup"
+
+
+def test_shipped_model_is_small_calibrated_and_carries_its_domain():
+    files = shipped_models("threecnn")[NAME]
+    assert len(files) >= 1
+    assert sum(p.stat().st_size for p in files) < 8e6  # a few MB
+    for path in files:
+        ckpt = load_checkpoint(path, method="threecnn")
+        cal = ckpt["calibration"]["values"]
+        assert ckpt["config"]["variant"] == "three"
+        assert ckpt["config"]["hemorrhage_detector"] == "hu"  # release --set, measured choice
+        names = ("severe", "intermediate", "subtle", "hemorrhage")
+        assert {f"cutoff_{n}" for n in names} <= set(cal)
+        assert ckpt["domain"]["slice_spacing_mm"] == [5.0, 5.0]  # the network grid
+    card = json.loads((WEIGHTS_DIR / f"{NAME}.json").read_text())
+    assert card["method"] == "threecnn" and "calibration" in card
+    assert card["release_options"] == ["hemorrhage_detector=hu"]
+    assert (WEIGHTS_DIR / f"{NAME}.md").is_file()
+
+
+def test_shipped_weights_segment_a_phantom_followup(tmp_path):
+    from strokect.phantom import synth_case
+    from strokect.pipelines.segment import segment
+
+    case = synth_case(seed=11, preset="isles", lesion_class="severe", infarct_volumes="paper")
+    ct, ref = case.followup["ncct_followup"], case.followup["infarct"].array > 0
+    res = segment({"ncct_followup": ct}, tmp_path / "out", method="threecnn")
+    pred = res.outputs["infarct"].array > 0
+    dice = 2 * (pred & ref).sum() / (pred.sum() + ref.sum())
+    assert dice > 0.5, dice
+    assert res.provenance["weights"][0]["file"].startswith(NAME)
+    assert not res.provenance["domain_check"]["out_of_domain"]
+
+
+@pytest.mark.slow
+def test_real_gantry_tilt_series_end_to_end(tmp_path):
+    """A normal head (GE, 18.5 degree tilt, irregular spacing): runs on its own geometry; the
+    spacing check uses the network grid, so 0.49 mm pixels are not out of domain."""
+    from strokect.pipelines.segment import segment
+
+    series = shared_path("dicom", "ge_gantry_tilt")
+    res = segment({"ncct_followup": series}, tmp_path / "ge", method="threecnn")
+    grid = res.outputs["infarct"]
+    assert grid.spacing_mm[1] == pytest.approx(0.488, abs=1e-3)
+    findings = {f["what"]: f for f in res.provenance["domain_check"]["findings"]}
+    assert not findings["in-plane spacing"]["out_of_domain"]
+    assert np.isfinite(res.volumes_ml["infarct"])
