@@ -61,7 +61,8 @@ def evaluate(weights: str, data: Path, options: list[str]) -> dict:
         ref = prepared.label > 0
         pred = out["infarct"].array > 0
         hem_ref = prepared.data["hemorrhage_label"] > 0
-        hem_cnn = out["hemorrhage"].array > 0
+        # the hemorrhage CNN's own mask (``hemorrhage`` is the configured detector's)
+        hem_cnn = out["probability_hemorrhage"].array >= calibration.cutoff_hemorrhage
         hem_hu = prepared.data["hemorrhage_hu"]
         cases.append(
             {

@@ -202,7 +202,7 @@ CATALOGUE = [
     ("train_bad_manifest_path", "train --method clerigues --data {ds_bad} -o {out} --folds 1 --set modalities=ct,cbf,cbv", 2, "does not exist: /does/not/exist.nii.gz", [], ["{out}"]),
     ("train_folds_zero", "train --method clerigues --data {ds} -o {out} --folds 0", 2, "--folds must be >= 1", [], ["{out}"]),
     ("train_unknown_method", "train --method bogus --data {ds} -o {out}", 2, "unknown method", [], ["{out}"]),
-    ("train_planned_method", "train --method threecnn --data {ds} -o {out}", 2, "planned but not implemented", [], ["{out}"]),
+    ("train_planned_method", "train --method pseudodwi --data {ds} -o {out}", 2, "planned but not implemented", [], ["{out}"]),
     ("train_unknown_key", "train --method clerigues --data {ds} -o {out} --set nope=1", 2, "unknown key 'nope'", [], ["{out}"]),
     ("train_out_of_range", "train --method clerigues --data {ds} -o {out} --set dropout=1.5", 2, "dropout = 1.5 is out of range", [], ["{out}"]),
     ("train_data_missing", "train --method clerigues --data /no/data -o {out}", 2, "does not exist", [], ["{out}"]),

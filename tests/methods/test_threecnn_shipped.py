@@ -33,15 +33,19 @@ def test_shipped_model_is_small_calibrated_and_carries_its_domain():
 
 
 def test_shipped_weights_segment_a_phantom_followup(tmp_path):
-    from strokect.phantom import synth_case
+    from strokect.phantom import case_seed, synth_case
     from strokect.pipelines.segment import segment
 
-    case = synth_case(seed=11, preset="isles", lesion_class="severe", infarct_volumes="paper")
+    # held-out case 6 (seed 7777) of the model card: Dice 0.87 there (123 mL found, 115 mL true)
+    case = synth_case(
+        case_seed(7777, 6), "realistic", lesion_class="severe", infarct_volumes="paper",
+        hemorrhage_share=0.3, scanner_variation=True,
+    )  # fmt: skip
     ct, ref = case.followup["ncct_followup"], case.followup["infarct"].array > 0
     res = segment({"ncct_followup": ct}, tmp_path / "out", method="threecnn")
     pred = res.outputs["infarct"].array > 0
     dice = 2 * (pred & ref).sum() / (pred.sum() + ref.sum())
-    assert dice > 0.5, dice
+    assert dice > 0.8, dice
     assert res.provenance["weights"][0]["file"].startswith(NAME)
     assert not res.provenance["domain_check"]["out_of_domain"]
 

@@ -77,7 +77,6 @@ def test_realistic_ct_is_noisier_than_the_plain_preset(case):
     )
 
 
-
 def test_realistic_case_in_a_csv_manifest_is_readable(tmp_path):
     """The truth maps the preset adds are manifest roles (the acute manifest was unreadable)."""
     from strokect.data import load_dataset
