@@ -345,3 +345,15 @@ def test_median_normalization_removes_a_scanner_offset(followup):
         a, b = prepare_ncct(ct, cfg), prepare_ncct(shifted, cfg)
         roi = a.roi
         assert np.allclose(a.image[1][roi], b.image[1][roi], atol=1e-5) == same
+
+
+def test_validation_patches_skip_a_class_missing_from_the_stop_set(tiny_run):
+    from strokect.methods.base import TrainContext
+
+    _, data = tiny_run
+    cfg = ThreeCnnConfig(slice_mm=12.5, inplane_mm=3.9, patches_per_case=50)
+    severe = [c for c in load_dataset(data).cases if c.lesion_class == "severe"]
+    batches = ThreeCnnMethod(cfg).val_data(severe, TrainContext())
+    assert sorted({int(b[0]) for b in batches}) == [0, 3]  # severe and hemorrhage networks only
+    with pytest.raises(InputError, match="intermediate"):
+        ThreeCnnMethod(cfg).train_data(severe, TrainContext())

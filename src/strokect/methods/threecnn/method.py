@@ -154,8 +154,13 @@ class ThreeCnnMethod(Method):
             self._prepared[case.case_id] = self.prepare_case(case)
         return self._prepared[case.case_id]
 
-    def _patches(self, cases, seed: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Patches per network: half foreground, half background, per case of that network."""
+    def _patches(
+        self, cases, seed: int, *, required: bool = True
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Patches per network: half foreground, half background, per case of that network.
+
+        A network without any case raises `InputError` when ``required`` (training), else it is
+        left out (validation: a small early-stopping set may lack a class)."""
         prepared = [self._training_case(c) for c in cases]
         out = {}
         for k, name in enumerate(self.networks):
@@ -177,6 +182,8 @@ class ThreeCnnMethod(Method):
                 if len(centres):
                     xs.append(extract_patches(p.image, centres, p.data["pad_value"]))
                     ys.append(labels)
+            if not xs and not required:
+                continue
             if not xs:
                 raise InputError(
                     f"threecnn: no training case for the {name} network "
@@ -187,9 +194,9 @@ class ThreeCnnMethod(Method):
         return out
 
     def train_data(self, cases, ctx: TrainContext):
-        missing = [c for c in CLASSES if c in self.networks]
+        class_nets = [c for c in CLASSES if c in self.networks]
         prepared = [self._training_case(c) for c in cases]
-        absent = [c for c in missing if not cases_of(c, prepared)]
+        absent = [c for c in class_nets if not cases_of(c, prepared)]
         if absent:
             raise InputError(
                 f"threecnn: no training case of class {', '.join(absent)} (mean infarct HU "
@@ -210,7 +217,7 @@ class ThreeCnnMethod(Method):
         return make_loader(data, ctx, batch_size=self.config.batch_size, shuffle=True)
 
     def val_data(self, cases, ctx: TrainContext):
-        patches = self._patches(cases, ctx.seed + 10_000) if cases else {}
+        patches = self._patches(cases, ctx.seed + 10_000, required=False) if cases else {}
         size = max(self.config.batch_size, 512)
         batches = [
             (torch.tensor(k), x[i : i + size], y[i : i + size])
