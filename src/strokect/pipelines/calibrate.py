@@ -109,7 +109,8 @@ def search_calibration(
     chosen = config_to_dict(method.default_calibration())
     info: dict[str, Any] = {}
     searches: list[dict[str, Any]] = []
-    for search in method.calibration_searches():
+    all_searches = method.calibration_searches()
+    for search in all_searches:
         used = [
             (cid, p, c)
             for cid, p, c in predictions
@@ -136,7 +137,7 @@ def search_calibration(
         scorers = [case_scorer(method, p, c, **options) for _, p, c in used]
         result = grid_search(search.grid, scorers, objective)
         chosen.update(result.best)
-        prefix = "" if len(method.calibration_searches()) == 1 else f"{label}_"
+        prefix = "" if len(all_searches) == 1 else f"{label}_"
         info.update({f"cv_mean_{prefix}{k}": v for k, v in result.means.items()})
         searches.append(
             {

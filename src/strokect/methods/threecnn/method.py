@@ -36,6 +36,7 @@ from strokect.methods.threecnn.preprocessing import (
     cases_of,
     extract_patches,
     infarct_mean_hu,
+    pad_value,
     prepare_ncct,
     sample_centres,
     to_output_grid,
@@ -258,7 +259,7 @@ class ThreeCnnMethod(Method):
 
     def predictor(self, networks: Mapping[str, torch.nn.Module]):
         """``x (B, 3, H, W) -> (B, K, H, W)``: each network's foreground probability, densely."""
-        pad = float((self.config.window_hu[0] - self.config.center_hu) / self.config.scale_hu)
+        pad = pad_value(self.config)
         nets = [networks[name] for name in self.networks]
         bf16 = self.config.precision == "bf16"
 

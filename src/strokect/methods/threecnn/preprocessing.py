@@ -59,15 +59,10 @@ def _crop(volume: Volume, box: tuple[slice, slice, slice]) -> Volume:
     )
 
 
-def to_network_grid(volume: Volume, cfg: ThreeCnnConfig, *, mask: bool = False) -> Volume:
-    """``volume`` on the network grid (5 mm slices, ``inplane_mm``; `reslice_to_spacing`).
-
-    Masks become the voxels at least half covered."""
+def to_network_grid(volume: Volume, cfg: ThreeCnnConfig) -> Volume:
+    """``volume`` on the network grid (5 mm slices, ``inplane_mm``; `reslice_to_spacing`)."""
     spacing = (cfg.slice_mm, cfg.inplane_mm, cfg.inplane_mm)
-    out = reslice_to_spacing(volume, spacing, tolerance=cfg.grid_tolerance)
-    if mask:
-        out = out.with_array((out.array >= 0.5).astype(np.uint8))
-    return out
+    return reslice_to_spacing(volume, spacing, tolerance=cfg.grid_tolerance)
 
 
 def _same_grid(a: Volume, b: Volume) -> bool:
