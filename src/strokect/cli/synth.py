@@ -106,6 +106,30 @@ def _slices(ctx, param, value: str) -> str | float:
     help="Follow-up NCCT noise 2.5-8 HU, an HU offset of -3..3 and beam-hardening-like cupping "
     "(1.5-5 HU) near the skull, drawn per case.",
 )
+@click.option(
+    "--pairs",
+    default="default",
+    show_default=True,
+    type=click.Choice(["default", "realistic"]),
+    help="NCCT pairs: default (baseline and follow-up on one grid) or realistic (for fu2bl): "
+    "the baseline on its own grid with its own scanner, and two follow-ups per patient (24 h, "
+    "1 week; more hypodense at 1 week), cases <id>_fu24h and <id>_fu1w in "
+    "manifest_ncct_pairs.csv (layouts csv and isles2018).",
+)
+@click.option(
+    "--lesion-free-share",
+    "none_share",
+    default=None,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of lesion-free cases (kind none: empty infarct and hemorrhage masks).",
+)
+@click.option(
+    "--primary-hemorrhage-share",
+    default=None,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of primary hemorrhages (kind hemorrhage: a hematoma, no infarct). With either "
+    "share the other cases are ischemic (--hemorrhage-share then applies to them).",
+)
 @click.option("--preview", is_flag=True, help="Also write a PNG mosaic per case under preview/.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing phantom cohort in the folder.")
 @click.option(
@@ -129,6 +153,9 @@ def synth(
     hemorrhage_share,
     followup_slices,
     scanner_variation,
+    pairs,
+    none_share,
+    primary_hemorrhage_share,
     preview,
     overwrite,
     workers,
@@ -138,6 +165,14 @@ def synth(
 
     if kind is not None and hemorrhage_share is not None:
         raise click.UsageError("give --kind or --hemorrhage-share, not both")
+    if kind is not None and (none_share is not None or primary_hemorrhage_share is not None):
+        raise click.UsageError(
+            "give --kind or --lesion-free-share / --primary-hemorrhage-share, not both"
+        )
+    if (none_share or 0.0) + (primary_hemorrhage_share or 0.0) > 1.0:
+        raise click.UsageError("--lesion-free-share + --primary-hemorrhage-share must be at most 1")
+    if pairs == "realistic" and layout == "isles2024":
+        raise click.UsageError("--pairs realistic writes the layouts csv and isles2018")
 
     manifest = write_cohort(
         output,
@@ -156,6 +191,9 @@ def synth(
         hemorrhage_share=hemorrhage_share,
         followup_slices=followup_slices,
         scanner_variation=scanner_variation,
+        pairs=pairs,
+        none_share=none_share,
+        primary_hemorrhage_share=primary_hemorrhage_share,
     )
     click.echo(
         f"wrote {cases} {preset} cases ({layout}, {anatomy} anatomy, phantom version {version}) "

@@ -15,6 +15,13 @@ from strokect.io.volume import Volume
 
 #: Image roles that name the same image in different layouts (ISLES 2018 "CT" is the acute NCCT).
 ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {"ct": ("ncct",), "ncct": ("ct",)}
+#: Image roles that may lie on a grid of their own in a case without `Case.grid_groups`: the
+#: earlier scan of a longitudinal pair (``ncct_baseline``). A baseline and a follow-up NCCT of one
+#: patient are two acquisitions, with their own slice thickness, slice positions and z extent (and
+#: head pose), and whoever uses the pair registers one to the other; the follow-up's masks,
+#: however, must share the follow-up's grid. So the geometry checks (`Case.load_all`,
+#: `Case.check_geometry`) compare every other role of such a case and leave these out.
+OWN_GRID_ROLES: tuple[str, ...] = ("ncct_baseline",)
 
 
 @dataclass
@@ -44,7 +51,8 @@ class Case:
         Role -> the layout's own name for it (``mtt`` -> ``CT_MTT``), for messages.
     grid_groups
         Roles that must share one grid, group by group (see `check_geometry`); None means all
-        roles of the case share one grid. A role ``<role>_<space>`` is ``<role>`` resampled to
+        roles of the case share one grid, except the roles in `OWN_GRID_ROLES`
+        (``ncct_baseline``, which may have its own grid: see there). A role ``<role>_<space>`` is ``<role>`` resampled to
         the grid of ``<space>`` (ISLES 2024 ``space-ncct`` derivatives: ``cbf_ncct``); see
         `resolve_roles`.
     folder
@@ -175,7 +183,8 @@ class Case:
         """Read several roles (default: all present); refuse disagreeing geometries.
 
         Only 3D volumes and the spatial grid of 4D ones are compared, with
-        `strokect.io.check_same_geometry` (which raises `InputError` naming the mismatch).
+        `strokect.io.check_same_geometry` (which raises `InputError` naming the mismatch), within
+        each grid group (without `grid_groups`: all roles but `OWN_GRID_ROLES`).
         """
         from strokect.io.checks import check_same_geometry
 
@@ -188,7 +197,7 @@ class Case:
     def _groups(self, roles: Iterable[str]) -> list[list[str]]:
         present = list(roles)
         if self.grid_groups is None:
-            return [present]
+            return [[r for r in present if r not in OWN_GRID_ROLES]]
         groups = [[r for r in group if r in present] for group in self.grid_groups]
         return [g for g in groups if len(g) > 1]
 

@@ -15,7 +15,10 @@ weights' recipe; ``metadata["phantom_version"]``. With ``preset="realistic"`` th
 ``cbv``, ``mtt``, ``tmax``, ``ct`` and ``core`` are vendor-like (`strokect.phantom.realism`; the
 truth maps stay as ``truth_<map>`` and the geometric core as ``core_truth``). The follow-up
 options of `synth_case` (``lesion_class``, ``infarct_volumes``, ``hemorrhage_share``,
-``followup_slices``, ``scanner_variation``) are described in docs/phantom.md.
+``followup_slices``, ``scanner_variation``) are described in docs/phantom.md, and so are the
+realistic pairs for ``fu2bl`` (``pairs="realistic"``: the baseline on its own grid and scanner,
+``case.followup`` the 1-week follow-up, ``case.followup_24h`` a 24 h one; ``none_share``,
+``primary_hemorrhage_share``).
 
 `PhantomCase`
 -------------

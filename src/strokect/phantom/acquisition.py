@@ -4,6 +4,9 @@
 `strokect.phantom.synth_case` need (issue 17): the lesion class of ``"mixed"``, the hemorrhage
 draw, the infarct volume, the thin-slice thickness and the follow-up scanner variation (noise
 level, HU offset, beam-hardening-like cupping near the inner table, `cupping`).
+`sample_pairs_protocol` draws, from the ``pairs`` stream, what ``pairs="realistic"`` and the
+lesion-kind shares need (the baseline's own grid and scanner, the 24 h follow-up's grid, scanner,
+head pose and hypodensity fraction, the lesion-free / primary-hemorrhage draw).
 """
 
 from __future__ import annotations
@@ -81,6 +84,68 @@ def sample_followup_protocol(rng: np.random.Generator) -> dict:
     }
 
 
+#: ``pairs="realistic"``: thin baseline slice thicknesses (mm), the chance of a thin baseline, the
+#: shift of a same-thickness baseline's slice positions (fraction of a slice), its z extent change
+#: (slices), the baseline / 24 h scanner HU offset and soft-tissue contrast gain, the share of the
+#: 1-week infarct hypodensity that the 24 h follow-up shows
+PAIRS_THIN_BASELINE_MM = (1.0, 1.25, 1.5, 2.0, 2.5)
+PAIRS_THIN_BASELINE_SHARE = 0.5
+PAIRS_SLICE_SHIFT_FRACTION = (0.2, 0.8)
+PAIRS_EXTRA_SLICES = (-3, -2, -1, 1, 2, 3)
+PAIRS_OFFSET_HU = (-3.0, 3.0)
+PAIRS_CONTRAST_GAIN = (0.92, 1.08)
+PAIRS_HYPODENSITY_24H_FRACTION = (0.4, 0.7)
+#: noise SD ranges (HU) of the baseline and 24 h scans: without / with ``scanner_variation``
+PAIRS_NOISE_SD_HU = (2.5, 6.0)
+
+
+def _pair_scanner(rng: np.random.Generator, prefix: str) -> dict:
+    return {
+        f"{prefix}_noise_u": float(rng.uniform()),
+        f"{prefix}_offset_hu": float(rng.uniform(*PAIRS_OFFSET_HU)),
+        f"{prefix}_contrast_gain": float(rng.uniform(*PAIRS_CONTRAST_GAIN)),
+        f"{prefix}_cupping_amplitude_hu": float(
+            rng.choice([-1.0, 1.0]) * rng.uniform(*CUPPING_AMPLITUDE_HU)
+        ),
+        f"{prefix}_cupping_length_mm": float(rng.uniform(*CUPPING_LENGTH_MM)),
+    }
+
+
+def sample_pairs_protocol(rng: np.random.Generator) -> dict:
+    """Every draw of ``pairs="realistic"`` and the lesion-kind shares, always all of them in this
+    order (JSON-serialisable), so each option's draw is independent of the others."""
+    draws = {
+        "kind_u": float(rng.uniform()),
+        "hematoma_u": float(rng.uniform()),
+        "baseline_thin_u": float(rng.uniform()),
+        "baseline_thin_mm": float(rng.choice(PAIRS_THIN_BASELINE_MM)),
+        "baseline_shift_fraction": float(rng.uniform(*PAIRS_SLICE_SHIFT_FRACTION)),
+        "baseline_extra_slices": int(rng.choice(PAIRS_EXTRA_SLICES)),
+        **_pair_scanner(rng, "baseline"),
+        "fu24h_thin_slice_mm": float(rng.choice(THIN_SLICE_MM)),
+        "fu24h_shift_fraction": float(rng.uniform()),
+        **_pair_scanner(rng, "fu24h"),
+        "fu24h_rigid_angles_deg": [float(v) for v in rng.uniform(-3.0, 3.0, 3)],
+        "fu24h_rigid_translation_mm": [float(v) for v in rng.uniform(-4.0, 4.0, 3)],
+        "fu24h_hypodensity_fraction": float(rng.uniform(*PAIRS_HYPODENSITY_24H_FRACTION)),
+    }
+    return draws
+
+
+def pair_scanner(draws: dict, prefix: str, *, variation: bool) -> dict:
+    """The scanner of the realistic-pairs baseline (``prefix="baseline"``) or 24 h scan
+    (``"fu24h"``): noise SD (`PAIRS_NOISE_SD_HU`, with ``variation`` `FOLLOWUP_NOISE_SD_HU`), HU
+    offset, soft-tissue contrast gain about 40 HU, and with ``variation`` a cupping."""
+    lo, hi = FOLLOWUP_NOISE_SD_HU if variation else PAIRS_NOISE_SD_HU
+    return {
+        "noise_sd_hu": lo + draws[f"{prefix}_noise_u"] * (hi - lo),
+        "offset_hu": draws[f"{prefix}_offset_hu"],
+        "contrast_gain": draws[f"{prefix}_contrast_gain"],
+        "cupping_amplitude_hu": draws[f"{prefix}_cupping_amplitude_hu"] if variation else 0.0,
+        "cupping_length_mm": draws[f"{prefix}_cupping_length_mm"] if variation else None,
+    }
+
+
 def cupping(
     intracranial: np.ndarray, spacing_yx_mm, *, amplitude_hu: float, length_mm: float
 ) -> np.ndarray:
@@ -123,18 +188,48 @@ def ctp_grid(acq: dict, preset: Preset) -> Grid:
     )
 
 
-def ncct_grid(acq: dict, preset: Preset, *, thickness_mm: float | None = None) -> Grid:
-    """The whole-head NCCT grid; ``thickness_mm`` (contiguous slices) keeps the preset's z extent."""
+def ncct_grid(
+    acq: dict,
+    preset: Preset,
+    *,
+    thickness_mm: float | None = None,
+    shift_fraction: float = 0.0,
+    extra_slices: int = 0,
+) -> Grid:
+    """The whole-head NCCT grid; ``thickness_mm`` (contiguous slices) keeps the preset's z extent.
+
+    ``shift_fraction`` moves every slice position up by that fraction of a slice and
+    ``extra_slices`` adds (or, negative, removes) slices, half of them below the first slice, half
+    above the last (integer division), without moving the others: so a grid with a shift fraction
+    in (0, 1) never has a slice position of the unshifted grid of its thickness.
+    """
     sy, sx = preset.ncct_spacing_yx_mm
     zc = acq["head_centre_lps_mm"][2] + 5.0
     slices, thickness = preset.ncct_slices, preset.ncct_thickness_mm
     if thickness_mm is not None:
         slices = max(1, round(slices * thickness / thickness_mm))
         thickness = float(thickness_mm)
-    return Grid.centred(
+    grid = Grid.centred(
         shape=(slices, *preset.ncct_shape_yx),
         spacing_mm=(thickness, sy, sx),
         centre_lps=(0.0, 0.0, zc),
+    )
+    if not shift_fraction and not extra_slices:
+        return grid
+    ox, oy, oz = grid.origin_lps
+    oz += (float(shift_fraction) - int(extra_slices) // 2) * thickness
+    return Grid(
+        (max(1, slices + int(extra_slices)), *grid.shape[1:]), grid.spacing_mm, (ox, oy, oz)
+    )
+
+
+def pairs_rigid(acq: dict, draws: dict) -> np.ndarray:
+    """Baseline-world -> 24 h follow-up-world matrix of ``pairs="realistic"`` (like
+    `followup_rigid`, drawn from the ``pairs`` stream)."""
+    return rigid_matrix(
+        angles_deg=tuple(draws["fu24h_rigid_angles_deg"]),
+        translation_mm=np.asarray(draws["fu24h_rigid_translation_mm"]),
+        centre_lps=np.asarray(acq["head_centre_lps_mm"]),
     )
 
 

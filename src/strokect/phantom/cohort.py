@@ -16,7 +16,8 @@ from strokect.phantom.lesions import LESION_CLASSES
 from strokect.phantom.presets import get_preset
 from strokect.phantom.writers import (
     LAYOUTS,
-    case_info_row,
+    PAIRS_LAYOUTS,
+    case_info_rows,
     write_case,
     write_case_info,
     write_manifests,
@@ -89,7 +90,7 @@ def _one(job: tuple) -> tuple[list, dict]:
 
         write_preview(case, Path(out_dir) / "preview" / f"{case.case_id}.png")
     log.info("wrote %s (seed %d)", case.case_id, seed)
-    return rows, case_info_row(case, layout=layout, index=index)
+    return rows, case_info_rows(case, layout=layout, index=index)
 
 
 def write_cohort(
@@ -110,6 +111,9 @@ def write_cohort(
     hemorrhage_share: float | None = None,
     followup_slices: str | float = "thick",
     scanner_variation: bool = False,
+    pairs: str = "default",
+    none_share: float | None = None,
+    primary_hemorrhage_share: float | None = None,
 ) -> Path:
     """Generate ``n_cases`` phantom cases and write them under ``out_dir``.
 
@@ -122,7 +126,10 @@ def write_cohort(
     ``lesion_class``, ``infarct_volumes``, ``hemorrhage_share``, ``followup_slices`` and
     ``scanner_variation`` are those of `synth_case` (recorded in the marker when set), except that
     ``lesion_class="mixed"`` gives case ``i`` the class ``i % 3`` of severe, intermediate,
-    subtle (`case_lesion_class`), so the classes have equal shares. ``case_info.csv`` (kind,
+    subtle (`case_lesion_class`), so the classes have equal shares. ``pairs``, ``none_share`` and
+    ``primary_hemorrhage_share`` are those of `synth_case` too; ``pairs="realistic"`` writes two
+    pair-manifest cases per phantom case (``<case_id>_fu24h``, ``<case_id>_fu1w``; layouts
+    ``csv`` and ``isles2018``, see `strokect.phantom.writers`). ``case_info.csv`` (kind,
     measured lesion class, volumes per case; `strokect.data.case_info`) is written beside the
     manifests and, for the ISLES layouts, at the root.
 
@@ -149,8 +156,18 @@ def write_cohort(
     if n_cases < 1 or workers < 1:
         raise ValueError(f"n_cases and workers must be >= 1; got {n_cases} and {workers}")
     options = _followup_options(
-        kind, lesion_class, infarct_volumes, hemorrhage_share, followup_slices, scanner_variation
+        kind,
+        lesion_class,
+        infarct_volumes,
+        hemorrhage_share,
+        followup_slices,
+        scanner_variation,
+        pairs=pairs,
+        none_share=none_share,
+        primary_hemorrhage_share=primary_hemorrhage_share,
     )
+    if pairs == "realistic" and layout not in PAIRS_LAYOUTS:
+        raise ValueError(f"pairs='realistic' writes the layouts {PAIRS_LAYOUTS}; got {layout!r}")
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
     jobs = []
@@ -194,7 +211,7 @@ def write_cohort(
             results = list(pool.map(_one, jobs))
     rows = [row for result, _ in results for row in result]
     manifests = write_manifests(rows, out_dir if layout == "csv" else out_dir / "extras")
-    write_case_info([info_row for _, info_row in results], out_dir, layout=layout)
+    write_case_info([r for _, info_rows in results for r in info_rows], out_dir, layout=layout)
     manifest = manifests["acute"]
     _write_marker(out_dir, {**info, "complete": True})
     return manifest

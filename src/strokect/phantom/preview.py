@@ -19,6 +19,9 @@ def _panels(case) -> list[tuple[str, np.ndarray, dict]]:
         if inf.any()
         else f["ncct_followup"].spatial_shape[0] // 2
     )
+    fu, bl = f["ncct_followup"], f["ncct_baseline"]  # the baseline may have its own grid
+    z = fu.origin[2] + kf * fu.spacing_mm[0]
+    kb = int(np.clip(np.rint((z - bl.origin[2]) / bl.spacing_mm[0]), 0, bl.spatial_shape[0] - 1))
     aif = case.metadata["aif"]["curve_hu"]
     peak = int(np.argmax(aif))
     brain = {"cmap": "gray", "vmin": 0, "vmax": 80}
@@ -39,7 +42,7 @@ def _panels(case) -> list[tuple[str, np.ndarray, dict]]:
             a["labels"].array[k],
             {"cmap": "tab10", "vmin": 0, "vmax": 9},
         ),
-        ("baseline NCCT [0,80] HU", f["ncct_baseline"].array[kf], brain),
+        ("baseline NCCT [0,80] HU", bl.array[kb], brain),
         ("follow-up NCCT [0,80] HU", f["ncct_followup"].array[kf], brain),
         (
             "follow-up infarct (red), hemorrhage (yellow)",

@@ -253,9 +253,13 @@ def _hypodensity(
 
 
 def render_followup(
-    anatomy, lesion, values, acq, *, grid, pose, rigid, rng, lesion_p, protocol=None
+    anatomy, lesion, values, acq, *, grid, pose, rigid, rng, lesion_p, protocol=None, baseline=True
 ):
     """Baseline and follow-up NCCT on the same grid, follow-up moved by ``rigid``.
+
+    ``baseline=False`` (``pairs="realistic"``, whose baseline `render_pair_scans` makes on its own
+    grid) leaves ``ncct_baseline`` out but draws its noise all the same, so the follow-up image
+    is the one of the default rendering.
 
     ``protocol`` (the follow-up options of `strokect.phantom.synth_case`, None by default):
     ``"scanner"`` replaces the follow-up noise SD, adds an HU offset and the `acqm.cupping` of
@@ -270,9 +274,12 @@ def render_followup(
     bl = _Sampler(anatomy, grid, pose)
     fu = _Sampler(anatomy, grid, rigid @ pose)
     corr = acq["noise_correlation_px"]
-    baseline = bl.smooth(hu, outside=AIR_HU) + acqm.ct_noise(
-        rng, grid.shape, sd_hu=acq["baseline_noise_sd_hu"], correlation_px=corr
-    )
+    if baseline:
+        baseline = bl.smooth(hu, outside=AIR_HU) + acqm.ct_noise(
+            rng, grid.shape, sd_hu=acq["baseline_noise_sd_hu"], correlation_px=corr
+        )
+    else:  # the draw of `acqm.ct_noise`, so the follow-up noise stays the same
+        rng.standard_normal(grid.shape, dtype=np.float32)
     clean = fu.smooth(hu, outside=AIR_HU)
     gain, offset = acq["followup_contrast_gain"], acq["followup_offset_hu"]
     f_hem = fu.fraction(lesion["hemorrhage"])
@@ -311,6 +318,7 @@ def render_followup(
             floor += CLASS_MARGIN_HU + CLASS_MIN_SHIFT_HU + BRIGHTEN_MARGIN_HU
             short = floor - float(np.round(img[m_inf]).mean())
         info = _hypodensity(img, f_inf, m_inf, lesion_p, explicit=explicit)
+        info["infarct_hypodensity_hu"] = info["infarct_shift_hu"] * float(f_inf[m_inf].mean())
         if explicit and short > 0:
             hit = np.argwhere(m_inf)
             block = tuple(int(v) for pair in zip(hit.min(0), hit.max(0) + 1) for v in pair)
@@ -320,7 +328,9 @@ def render_followup(
     out = {
         "ncct_baseline": _volume(
             np.round(baseline).astype(np.int16), grid, modality="CT", unit="HU"
-        ),
+        )
+        if baseline is not False
+        else None,
         "ncct_followup": _volume(np.round(img).astype(np.int16), grid, modality="CT", unit="HU"),
         "infarct": _volume(infarct_mask, grid),
         "hemorrhage": _volume(hem_mask, grid),
@@ -329,4 +339,94 @@ def render_followup(
         "baseline_infarct": _volume(bl.mask(lesion["infarct"]), grid),
         "labels": _volume(labels, grid),
     }
+    if out["ncct_baseline"] is None:
+        del out["ncct_baseline"]
     return out, info
+
+
+def _scanner_image(clean: np.ndarray, img: np.ndarray, s: _Sampler, scanner: dict, corr, rng):
+    """``img`` (float64) through a scanner of `acqm.pair_scanner`: soft-tissue contrast gain about
+    40 HU, HU offset, cupping (when its amplitude is not 0) and correlated noise."""
+    soft = (clean > -200.0) & (clean < 300.0)
+    img = np.where(soft, 40.0 + scanner["contrast_gain"] * (img - 40.0), img)
+    img += scanner["offset_hu"]
+    if scanner["cupping_amplitude_hu"]:
+        img += acqm.cupping(
+            s.anatomy_masks()["intracranial"],
+            s.grid.spacing_mm[1:],
+            amplitude_hu=scanner["cupping_amplitude_hu"],
+            length_mm=scanner["cupping_length_mm"],
+        )
+    img += acqm.ct_noise(rng, s.grid.shape, sd_hu=scanner["noise_sd_hu"], correlation_px=corr)
+    return img
+
+
+def render_pair_scans(
+    anatomy, lesion, values, acq, *, pose, pairs: dict, shift_hu: float, rng, lesion_p
+) -> tuple[dict, dict, dict]:
+    """``pairs="realistic"``: the baseline NCCT on its own grid and the 24 h follow-up.
+
+    ``pairs`` holds ``baseline_grid``, ``baseline_scanner``, ``fu24h_grid``, ``fu24h_scanner``,
+    ``fu24h_rigid`` (baseline world -> 24 h world) and ``fu24h_hypodensity_fraction``;
+    ``shift_hu`` is the 1-week infarct shift (`_hypodensity`): the 24 h infarct is lowered by
+    ``fraction * shift_hu`` times its partial-volume fraction (hemorrhage excluded), the hematoma
+    has the same HU as at 1 week. Returns the baseline volume (``{"ncct_baseline": ...}``), the
+    24 h volumes (the keys of `render_followup` but ``ncct_baseline``) and information (24 h
+    ``infarct_mean_hu``, ``lesion_class``, ``infarct_shift_hu`` and ``infarct_hypodensity_hu``,
+    the mean HU drop over the infarct mask below the same scan without the infarct).
+    """
+    hu = hu_map(anatomy, values)
+    corr = acq["noise_correlation_px"]
+    bgrid = pairs["baseline_grid"]
+    bl = _Sampler(anatomy, bgrid, pose)
+    clean = bl.smooth(hu, outside=AIR_HU)
+    img = _scanner_image(clean, clean.copy(), bl, pairs["baseline_scanner"], corr, rng)
+    base = {
+        "ncct_baseline": _volume(np.round(img).astype(np.int16), bgrid, modality="CT", unit="HU")
+    }
+    grid = pairs["fu24h_grid"]
+    fu = _Sampler(anatomy, grid, pairs["fu24h_rigid"] @ pose)
+    bl = _Sampler(anatomy, grid, pose)
+    clean = fu.smooth(hu, outside=AIR_HU)
+    f_hem = fu.fraction(lesion["hemorrhage"])
+    img = clean.copy()
+    nz = np.flatnonzero(f_hem)
+    img.flat[nz] = clean.flat[nz] + f_hem.flat[nz] * (lesion_p["hemorrhage_hu"] - clean.flat[nz])
+    img = _scanner_image(clean, img, fu, pairs["fu24h_scanner"], corr, rng)
+    hem_mask = (f_hem >= 0.5).astype(np.uint8)
+    f_all = fu.fraction(lesion["infarct"])
+    infarct_mask = (f_all >= 0.5).astype(np.uint8)
+    has_hem = bool((lesion["hemorrhage"] & lesion["infarct"]).any())
+    f_inf = fu.fraction(lesion["infarct"] & ~lesion["hemorrhage"]) if has_hem else f_all
+    if infarct_mask.any():
+        hit = np.argwhere(infarct_mask)
+        block = tuple(int(v) for pair in zip(hit.min(0), hit.max(0) + 1) for v in pair)
+        infarct_mask[fu.smooth(anatomy.tissue == BONE, block=block) > MAX_BONE_FRACTION] = 0
+    m_inf = infarct_mask.astype(bool) & ~hem_mask.astype(bool)
+    shift = float(pairs["fu24h_hypodensity_fraction"]) * float(shift_hu)
+    info = {
+        "lesion_class": None,
+        "infarct_mean_hu": None,
+        "infarct_shift_hu": 0.0,
+        "infarct_hypodensity_hu": 0.0,
+    }
+    if lesion_p["kind"] in ("ischemic", "ischemic_ht") and m_inf.any() and shift > 0:
+        nz = np.flatnonzero(f_inf)
+        img.flat[nz] -= shift * f_inf.flat[nz]
+        mean = float(np.round(img[m_inf]).mean())
+        info = {
+            "lesion_class": lesion_class_of(mean),
+            "infarct_mean_hu": mean,
+            "infarct_shift_hu": shift,
+            "infarct_hypodensity_hu": shift * float(f_inf[m_inf].mean()),
+        }
+    fu24 = {
+        "ncct_followup": _volume(np.round(img).astype(np.int16), grid, modality="CT", unit="HU"),
+        "infarct": _volume(infarct_mask, grid),
+        "hemorrhage": _volume(hem_mask, grid),
+        **{k: _volume(v, grid) for k, v in fu.anatomy_masks().items()},
+        **{f"baseline_{k}": _volume(v, grid) for k, v in bl.anatomy_masks().items() if k != "csf"},
+        "baseline_infarct": _volume(bl.mask(lesion["infarct"]), grid),
+        "labels": _volume(fu.labels(), grid),
+    }
+    return base, fu24, info

@@ -14,6 +14,15 @@ for the ISLES layouts in ``<root>/extras/`` (kept out of the root so that
 volumes the ISLES layouts have no slot for, which are written under ``<root>/extras/<case_id>/``
 (the follow-up hemorrhage mask among them: role ``mask_hemorrhage`` of ``manifest_ncct_pairs.csv``).
 
+With ``pairs="realistic"`` (`strokect.phantom.synth_case`; layouts ``csv`` and ``isles2018``)
+``manifest_ncct_pairs.csv`` holds two cases per phantom case instead of one: ``<case_id>_fu24h``
+and ``<case_id>_fu1w``, both with patient id ``<case_id>`` (splits stay per patient), each with
+the roles ``ncct_baseline`` (one file, ``<case_id>_followup_ncct_baseline.nii.gz``, on its own
+grid, listed in both), ``ncct_followup``, ``mask_infarct``, ``mask_hemorrhage``, ``mask_brain``,
+``mask_intracranial``, ``mask_csf``, ``mask_labels`` and ``mask_baseline_*`` on that follow-up's
+grid (files ``<case_id>_fu24h_<role>.nii.gz``, ``<case_id>_fu1w_<role>.nii.gz``); ``case_info.csv``
+then has a row for each of them too (column ``followup``: ``24h`` / ``1w``).
+
 Every layout also gets a ``case_info.csv`` (`strokect.data.case_info`; `case_info_row`): per case
 the kind, the measured follow-up ``lesion_class`` and the infarct and hemorrhage volumes, which
 `strokect.data.load_dataset` puts into `Case.metadata`. It lies beside the manifests (phantom case
@@ -33,8 +42,12 @@ from strokect.data.case_info import CASE_INFO_FILE
 from strokect.io import Volume, write_volume
 from strokect.io.convert import sitk_to_volume, volume_to_sitk
 from strokect.io.records import write_csv, write_json
+from strokect.phantom.case import PAIR_FOLLOWUPS
 
 LAYOUTS = ("isles2018", "isles2024", "csv")
+#: the layouts of ``pairs="realistic"`` cohorts (ISLES 2024 keeps one NCCT grid per subject: its
+#: lesion mask is in the baseline NCCT's space)
+PAIRS_LAYOUTS = ("csv", "isles2018")
 #: ISLES 2018 modality folder name -> acute key; ids are consecutive in this order
 ISLES2018_MODS = (
     ("CT_4DPWI", "ctp"),
@@ -101,6 +114,9 @@ CASE_INFO_COLUMNS = (
     "hemorrhage_ml",
     "followup_slice_mm",
 )
+#: the extra ``case_info.csv`` column of ``pairs="realistic"`` cohorts (``24h`` / ``1w``, empty
+#: for the acute case)
+PAIRS_CASE_INFO_COLUMN = "followup"
 
 
 def layout_case_id(case_id: str, layout: str, index: int) -> str:
@@ -135,15 +151,53 @@ def case_info_row(case, *, layout: str, index: int) -> dict:
     }
 
 
+def case_info_rows(case, *, layout: str, index: int) -> list[dict]:
+    """`case_info_row`, then with ``pairs="realistic"`` one row per follow-up case of the pair
+    manifest (``<case_id>_fu24h``, ``<case_id>_fu1w``; their measured class, infarct mean HU,
+    volumes and slice thickness; the 24 h row has no requested class)."""
+    first = case_info_row(case, layout=layout, index=index)
+    if not case.followup_24h:
+        return [first]
+    pairs = case.metadata["pairs"]
+    rows = [{**first, PAIRS_CASE_INFO_COLUMN: None}]
+    for when, key, vols in (
+        ("24h", "followup_24h", case.followup_24h),
+        ("1w", "followup_1w", case.followup),
+    ):
+        info = pairs[key]
+        rows.append(
+            {
+                **first,
+                "case_id": pairs["case_ids"][when],
+                "lesion_class": info["lesion_class"],
+                "lesion_class_requested": first["lesion_class_requested"] if when == "1w" else None,
+                "infarct_mean_hu": info["infarct_mean_hu"],
+                "infarct_ml": info["volumes_ml"]["infarct"],
+                "hemorrhage_ml": info["volumes_ml"]["hemorrhage"],
+                "followup_slice_mm": vols["ncct_followup"].spacing_mm[0],
+                PAIRS_CASE_INFO_COLUMN: when,
+            }
+        )
+    return rows
+
+
 def write_case_info(rows: list[dict], root: Path, *, layout: str) -> list[Path]:
-    """Write ``case_info.csv`` beside the manifests and, for the ISLES layouts, at the root."""
+    """Write ``case_info.csv`` beside the manifests and, for the ISLES layouts, at the root.
+
+    Rows of realistic-pairs follow-up cases (a ``followup`` value) keep their case id in both.
+    """
     root = Path(root)
+    columns = CASE_INFO_COLUMNS
+    if any(PAIRS_CASE_INFO_COLUMN in r for r in rows):
+        columns = (*columns, PAIRS_CASE_INFO_COLUMN)
     if layout == "csv":
-        return [write_csv(rows, root / CASE_INFO_FILE, columns=CASE_INFO_COLUMNS)]
-    by_phantom = [{**r, "case_id": r["phantom_case_id"]} for r in rows]
+        return [write_csv(rows, root / CASE_INFO_FILE, columns=columns)]
+    by_phantom = [
+        r if r.get(PAIRS_CASE_INFO_COLUMN) else {**r, "case_id": r["phantom_case_id"]} for r in rows
+    ]
     return [
-        write_csv(rows, root / CASE_INFO_FILE, columns=CASE_INFO_COLUMNS),
-        write_csv(by_phantom, root / "extras" / CASE_INFO_FILE, columns=CASE_INFO_COLUMNS),
+        write_csv(rows, root / CASE_INFO_FILE, columns=columns),
+        write_csv(by_phantom, root / "extras" / CASE_INFO_FILE, columns=columns),
     ]
 
 
@@ -155,6 +209,8 @@ def write_case(
     `write_manifests`). ``index`` (0-based) numbers ISLES 2018 ``case_<index+1>``."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
+    if case.followup_24h and layout not in PAIRS_LAYOUTS:
+        raise ValueError(f"pairs='realistic' writes the layouts {PAIRS_LAYOUTS}; got {layout!r}")
     root = Path(root)
     write_json(case.metadata, root / "metadata" / f"{case.case_id}.json", indent=1, sort_keys=True)
     if layout == "csv":
@@ -170,6 +226,9 @@ def write_case(
 def _write_all(case, folder: Path, base: Path, *, skip: set) -> list:
     rows: list = []
     for group in ("acute", "followup"):
+        if group == "followup" and case.followup_24h:
+            rows += _write_pairs(case, folder, base)
+            continue
         for key, vol in getattr(case, group).items():
             if (group, key) in skip:
                 continue
@@ -177,6 +236,26 @@ def _write_all(case, folder: Path, base: Path, *, skip: set) -> list:
             path = folder / f"{case.case_id}_{group}_{role}.nii.gz"
             write_volume(vol, path)
             rows.append(_row(case, group, role, path, base))
+    return rows
+
+
+def _write_pairs(case, folder: Path, base: Path) -> list:
+    """``pairs="realistic"``: one pair-manifest case per follow-up sharing the baseline file."""
+    rows: list = []
+    baseline = folder / f"{case.case_id}_followup_ncct_baseline.nii.gz"
+    write_volume(case.followup["ncct_baseline"], baseline)
+    for when, vols in (("24h", case.followup_24h), ("1w", case.followup)):
+        pair_id = case.case_id + PAIR_FOLLOWUPS[when]
+        rel = Path(os.path.relpath(baseline, base)).as_posix()
+        rows.append(("followup", pair_id, case.case_id, "ncct_baseline", rel))
+        for key, vol in vols.items():
+            if key == "ncct_baseline":
+                continue
+            role = manifest_role("followup", key)
+            path = folder / f"{pair_id}_{role}.nii.gz"
+            write_volume(vol, path)
+            rel = Path(os.path.relpath(path, base)).as_posix()
+            rows.append(("followup", pair_id, case.case_id, role, rel))
     return rows
 
 
