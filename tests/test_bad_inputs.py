@@ -167,7 +167,7 @@ CATALOGUE = [
     ("seg_set_syntax", SEG + " --set threshold", 2, "--set expects key=value", [], ["{out}"]),
     ("seg_device", SEG + " --device tpu", 2, "--device must be auto, cpu or cuda", [], ["{out}"]),
     ("seg_threads_zero", SEG + " --threads 0", 2, "--threads must be >= 1", [], ["{out}"]),
-    ("seg_planned_method", "segment {case} -o {out} --method fu2bl", 2, "planned but not implemented", [], ["{out}"]),
+    ("seg_planned_method", "segment {case} -o {out} --method pseudodwi", 2, "planned but not implemented", [], ["{out}"]),
     ("seg_unknown_method", "segment {case} -o {out} --method bogus", 2, "unknown method 'bogus'", [], ["{out}"]),
     # segment: weights
     ("seg_weights_random", "segment {case} -o {out} --weights {w_random}", 2, "(not a torch file)", [], ["{out}"]),

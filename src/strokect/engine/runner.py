@@ -247,7 +247,7 @@ class Run:
             for key, value in out.items():
                 sums[key] = sums.get(key, 0.0) + float(value) * n
             weight += n
-        means = ddp.all_reduce_means(sums, weight, self.device)
+        means = self.method.summarize_validation(ddp.all_reduce_means(sums, weight, self.device))
         if self.method.monitor not in means:
             raise KeyError(
                 f"method {self.method.name!r}: validation_step must return the monitored key "

@@ -330,6 +330,16 @@ class Method(abc.ABC):
     ) -> dict[str, float]:
         """Evaluate one validation batch (networks in eval mode, no grad); must include `monitor`."""
 
+    def summarize_validation(self, means: dict[str, float]) -> dict[str, float]:
+        """Derive the logged and monitored values from the validation means (default: as is).
+
+        Called once per validation with the means of `validation_step`'s values over all
+        batches and processes, so a method can monitor a value that is not a mean of per-batch
+        values (e.g. the best Dice over a threshold grid: each case returns its Dice at every
+        threshold, this returns the maximum of their means) and drop helper keys from the log.
+        """
+        return means
+
     # -- data ----------------------------------------------------------------------------------
     def train_data(self, cases: Sequence[Any], ctx: TrainContext) -> Iterable[Batch]:
         """Return a re-iterable of training batches built from ``cases`` (one pass = one epoch).

@@ -21,12 +21,12 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 #: method name -> "module:attribute" of its `Method` subclass. Add new methods here.
 METHODS: dict[str, str] = {
     "clerigues": "strokect.methods.clerigues:CleriguesMethod",
+    "fu2bl": "strokect.methods.fu2bl:Fu2blMethod",
     "threecnn": "strokect.methods.threecnn:ThreeCnnMethod",
 }
 
 #: Methods of the project that are not implemented yet (named in the error a user gets).
 PLANNED: dict[str, str] = {
-    "fu2bl": "van Voorst et al., AJNR 2022",
     "pseudodwi": "Wang, Song et al., Med. Image Anal. 2020",
 }
 
