@@ -119,7 +119,7 @@ def prepare_followup(ct: Volume, cfg: Fu2blConfig) -> Prepared:
 
     ``grid``: the network grid; ``image``: the two channels ``(2, Z, S, S)``; ``roi``: the
     brain mask there; ``output_grid``: the input CT, ``output_roi`` the brain mask on it;
-    ``data["shift_hu"]``: the median normalization applied; ``data["hu"]``: the shifted HU on the
+    ``data["shift_hu"]``: the median normalization applied (HU); ``data["hu"]``: the shifted HU on the
     network grid (training).
     """
     require_3d(ct, name="ncct_followup")

@@ -1,6 +1,8 @@
-"""``threecnn`` on the real scans of ``../shared/data``: end to end, volumes as they come.
+"""Follow-up NCCT methods (``threecnn``, ``fu2bl``) on the real scans of ``../shared/data``:
+end to end, volumes as they come.
 
-Run: ``.venv/bin/python benchmarks/threecnn_real.py [--weights NAME_OR_RUN] [--out DIR]``
+Run: ``.venv/bin/python benchmarks/followup_real.py [--method threecnn|fu2bl]
+[--weights NAME_OR_RUN] [--out DIR]`` (default: ``threecnn``, its shipped weights)
 
 * GE gantry-tilt series (a normal head, 18.5 degree tilt, irregular slice spacing): every voxel
   found is a false positive; reported as such.
@@ -48,6 +50,7 @@ def main() -> None:
     from strokect.preprocess.resample import resample_onto
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--method", default="threecnn", choices=("threecnn", "fu2bl"))
     parser.add_argument("--weights", default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -57,7 +60,7 @@ def main() -> None:
         ("ge_gantry_tilt", DATA / "dicom" / "ge_gantry_tilt"),
         ("aisd_0019983_ct", DATA / "aisd" / "0019983" / "CT"),
     ):
-        res = segment({"ncct_followup": path}, out / name, method="threecnn",
+        res = segment({"ncct_followup": path}, out / name, method=args.method,
                       weights=args.weights, overwrite=True)  # fmt: skip
         prov = res.provenance
         report[name] = {
@@ -68,6 +71,7 @@ def main() -> None:
             "seconds": prov["timings_s"]["total_s"],
             "infarct_side": _side(res.outputs["infarct"].array > 0, res.outputs["infarct"]),
             "infarct_slices": _slices(res.outputs["infarct"].array > 0),
+            "hemorrhage_side": _side(res.outputs["hemorrhage"].array > 0, res.outputs["infarct"]),
         }
         print(name, json.dumps(report[name]))
     # AISD: the later DWI on the CT grid
@@ -89,17 +93,17 @@ def main() -> None:
         "dwi_lesion_ml": round(float(dwi_lesion.sum() * ct.voxel_volume_ml), 2),
         "dwi_lesion_side": _side(dwi_lesion, ct),
         "dwi_lesion_slices": _slices(dwi_lesion),
-        "threecnn_infarct_ml": round(float(found.sum() * ct.voxel_volume_ml), 2),
+        f"{args.method}_infarct_ml": round(float(found.sum() * ct.voxel_volume_ml), 2),
         "overlap_ml": round(float(inter * ct.voxel_volume_ml), 2),
         "dice": round(float(2 * inter / max(found.sum() + dwi_lesion.sum(), 1)), 3),
     }
     print("aisd_0019983_dwi", json.dumps(report["aisd_0019983_dwi"]))
-    _picture(ct, found, dwi_lesion, on_ct, out / "aisd_threecnn_vs_dwi.png")
-    (out / "threecnn_real.json").write_text(json.dumps(report, indent=1))
+    _picture(ct, found, dwi_lesion, on_ct, out / f"aisd_{args.method}_vs_dwi.png", args.method)
+    (out / f"{args.method}_real.json").write_text(json.dumps(report, indent=1))
     print("written:", out)
 
 
-def _picture(ct, found, dwi_lesion, dwi, path: Path) -> None:
+def _picture(ct, found, dwi_lesion, dwi, path: Path, method: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -115,14 +119,14 @@ def _picture(ct, found, dwi_lesion, dwi, path: Path) -> None:
     for k, z in enumerate(zs):
         axes[0, k].imshow(np.clip(ct.array[z], 0, 80), cmap="gray")
         axes[0, k].contour(found[z], levels=[0.5], colors="red", linewidths=0.8)
-        axes[0, k].set_title(f"CT slice {z}: threecnn (red)", fontsize=8)
+        axes[0, k].set_title(f"CT slice {z}: {method} (red)", fontsize=8)
         axes[1, k].imshow(dwi.array[z], cmap="gray")
         axes[1, k].contour(dwi_lesion[z], levels=[0.5], colors="cyan", linewidths=0.8)
         axes[1, k].contour(found[z], levels=[0.5], colors="red", linewidths=0.8)
         axes[1, k].set_title("later DWI on the CT grid (cyan)", fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
-    fig.suptitle("AISD 0019983: threecnn on the acute NCCT vs the later DWI (research use only)",
+    fig.suptitle(f"AISD 0019983: {method} on the acute NCCT vs the later DWI (research use only)",
                  fontsize=9)  # fmt: skip
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
