@@ -49,6 +49,8 @@ FOLLOWUP = "ncct_followup"
 BASELINE = "ncct_baseline"
 #: HU per unit of the difference map (the [0, 100] HU window scaled to [-1, 1]).
 HU_PER_UNIT = (BRAIN_WINDOW[1] - BRAIN_WINDOW[0]) / 2.0
+#: Infarcts at least this far (HU) below the surrounding tissue form the "marked" stratum.
+MARKED_CONTRAST_HU = 4.0
 #: Validation Dice is computed at these infarct thresholds (every 2nd of the paper's grid).
 VAL_THRESHOLDS = INFARCT_GRID[1::2]
 
@@ -199,8 +201,9 @@ class Fu2blMethod(Method):
 
     def validation_step(self, batch, networks, ctx: TrainContext) -> dict[str, float]:
         """One validation case (all its slices): L1 to the real baseline inside the head and,
-        when it has an infarct reference, the Dice of ``D <= t`` inside the brain for every
-        ``t`` of `VAL_THRESHOLDS` (paper: the epoch is chosen by validation Dice)."""
+        when it has an infarct, the Dice of ``D <= t`` inside the brain for every ``t`` of
+        `VAL_THRESHOLDS` (paper: the epoch is chosen by the Dice of its 24 h and 1 week infarct
+        validation sets)."""
         fu, bl = batch["followup"].float(), batch["baseline"].float()
         x, diff, fake = self._forward(networks["generator"], fu)
         real = hu_to_unit(bl).unsqueeze(1)
@@ -220,8 +223,9 @@ class Fu2blMethod(Method):
         return out
 
     def summarize_validation(self, means: dict[str, float]) -> dict[str, float]:
-        """``val_score``: the best mean Dice over `VAL_THRESHOLDS` of the labelled validation
-        cases (``val_dice``, at ``val_threshold``); without any, minus the L1 (unsupervised)."""
+        """``val_score``: the best mean Dice over `VAL_THRESHOLDS` of the validation cases with
+        an infarct (``val_dice``, at ``val_threshold``); without any, minus the L1
+        (unsupervised)."""
         labelled = means.pop("labelled", 0.0)
         dice = {k: means.pop(k) for k in list(means) if k.startswith("dice@")}
         if labelled > 0 and dice:
@@ -237,6 +241,27 @@ class Fu2blMethod(Method):
     def training_roles(self) -> tuple[str, ...]:
         """Pairs only: no mask is needed to train (masks serve validation and calibration)."""
         return (FOLLOWUP, BASELINE)
+
+    def split_stratum(self, case: Any) -> str | None:
+        """``"lesion-free"``, ``"hemorrhage"`` (a hemorrhage and no infarct voxel outside it),
+        ``"marked"`` (infarct mean HU at least `MARKED_CONTRAST_HU` below the median of the
+        tissue outside it) or ``"faint"``; None without an infarct mask. Folds and their
+        early-stopping patients are drawn per stratum, so the epoch is not chosen on lesions
+        nobody can see alone (a fold's 4 early-stopping patients were once 2 lesion-free and
+        2 subtle ones)."""
+        if "infarct" not in case.masks:
+            return None
+        infarct = case.load("infarct").array > 0
+        hemorrhage = np.zeros_like(infarct)
+        if "hemorrhage" in case.masks:
+            hemorrhage = case.load("hemorrhage").array > 0
+        ct = case.load(FOLLOWUP).array
+        tissue = (ct >= 0) & (ct <= 80)
+        region = infarct & tissue & ~hemorrhage
+        if not region.any():
+            return "hemorrhage" if hemorrhage.any() else "lesion-free"
+        contrast = float(ct[region].mean() - np.median(ct[tissue & ~infarct]))
+        return "marked" if contrast <= -MARKED_CONTRAST_HU else "faint"
 
     def _pair(self, case: Any, ctx: TrainContext) -> TrainingPair:
         if case.case_id not in self._pairs:
@@ -271,9 +296,9 @@ class Fu2blMethod(Method):
         for case in list(cases)[ctx.rank :: ctx.world_size]:
             pair = self._pair(case, ctx)
             label = np.zeros(pair.brain.shape, bool)
-            labelled = "infarct" in case.masks
-            if labelled:
+            if "infarct" in case.masks:
                 label = self._label_on_grid(case)
+            labelled = bool(label.any())  # lesion-free cases inform the L1 only
             batches.append(
                 {
                     "followup": torch.from_numpy(pair.followup_hu),
