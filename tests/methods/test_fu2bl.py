@@ -277,3 +277,19 @@ def test_training_needs_the_baseline(tmp_path, pairs):
                    str(tmp_path / "run"), "--folds", "2", "--no-progress"])  # fmt: skip
     assert status != 0
     assert not (tmp_path / "run" / "fold_0" / "model.pt").exists()
+
+
+def test_split_stratum_follows_the_masks(pairs):
+    _, data = pairs
+    method = Fu2blMethod()
+    seen = set()
+    for case in load_dataset(data).cases:
+        stratum = method.split_stratum(case)
+        infarct = case.load("infarct").array > 0
+        hemorrhage = case.load("hemorrhage").array > 0
+        if not infarct.any():
+            assert stratum == ("hemorrhage" if hemorrhage.any() else "lesion-free")
+        else:
+            assert stratum in ("marked", "faint", "hemorrhage")
+        seen.add(stratum)
+    assert seen & {"marked", "faint"}
