@@ -1,7 +1,8 @@
 """``fu2bl`` on held-out phantom pairs, beside a supervised reference (``threecnn``).
 
 Run: ``.venv/bin/python benchmarks/heldout_fu2bl.py --weights RUN_OR_MODEL [--weights ...]
-[--data HELDOUT] [--json OUT.json]``
+[--data HELDOUT] [--json OUT.json]``; ``--from-json OUT.json [--from-json ...]`` prints the
+tables (and the comparison) of earlier runs again without segmenting.
 
 ``--weights`` takes a training run folder, a checkpoint or a shipped model name of any method
 with ``infarct`` and ``hemorrhage`` outputs (``fu2bl`` runs, ``threecnn_ncct_followup``). The
@@ -127,6 +128,8 @@ def summarize(cases: list[dict]) -> dict:
         "infarct, 1 week": [c for c in infarct if c["followup"] == "1w"],
         "infarct > 10 mL": [c for c in infarct if c["ref_ml"] > 10],
     }
+    for cls in ("severe", "intermediate", "subtle"):  # the reference's mean-HU class
+        groups[f"infarct, {cls}"] = [c for c in infarct if c["class"] == cls]
     out = {name: _infarct_group(g) for name, g in groups.items() if len(g) >= 2}
     hem = [c for c in cases if c["hemorrhage_ref_ml"] > 0]
     big = [c for c in hem if c["hemorrhage_ref_ml"] > 10]
@@ -206,12 +209,23 @@ def table(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", action="append", required=True)
+    parser.add_argument("--weights", action="append", default=[])
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--set", dest="options", action="append", default=[],
                         help="segment option applied to every --weights")  # fmt: skip
+    parser.add_argument("--from-json", type=Path, action="append", default=[],
+                        help="summarize earlier --json results instead of segmenting")  # fmt: skip
     args = parser.parse_args()
+    if args.from_json:
+        results = [r for f in args.from_json for r in json.loads(f.read_text())["results"]]
+        for r in results:
+            r["summary"] = summarize(r["cases"])
+            print(table(r))
+        fu2bl = [r for r in results if r["method"] == "fu2bl"]
+        if len(fu2bl) >= 2:
+            print(json.dumps(compare(fu2bl[0], fu2bl[1]), indent=1))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:

@@ -12,7 +12,12 @@ from strokect.io import Volume
 from strokect.methods.base import TrainContext
 from strokect.methods.fu2bl import Fu2blCalibration, Fu2blConfig, Fu2blMethod
 from strokect.methods.fu2bl.augment import augment_pair
-from strokect.methods.fu2bl.config import HEMORRHAGE_GRID, INFARCT_GRID, THRESHOLD_GRID
+from strokect.methods.fu2bl.config import (
+    HEMORRHAGE_GRID,
+    INFARCT_GRID,
+    SMOOTH_GRID,
+    THRESHOLD_GRID,
+)
 from strokect.methods.fu2bl.method import HU_PER_UNIT, VAL_THRESHOLDS
 from strokect.methods.fu2bl.network import build_generator
 from strokect.methods.fu2bl.preprocessing import (
@@ -218,6 +223,10 @@ def test_finalize_thresholds_both_sides_inside_the_brain():
     assert np.array_equal(out["infarct"].array > 0, hypo | hyper)
     assert not (hypo & ~prepared.output_roi).any()
     assert out["difference_hu"].array.min() == pytest.approx(-0.3 * 50, abs=0.5)
+    # smoothing the map (calibrated) spreads and weakens the small hyperdense spot
+    smoothed = method.finalize(prepared, d, Fu2blCalibration(-0.1, 0.1, smooth_mm=6.0))
+    assert smoothed["difference_hu"].array.max() < out["difference_hu"].array.max()
+    assert method.finalize(prepared, d, cal)["hemorrhage"].array.sum() == hyper.sum()  # memo
     # D = 0: the generated baseline is the (median-shifted back) follow-up
     out0 = method.finalize(prepared, np.zeros_like(d), cal)
     inside = prepared.output_roi
@@ -244,8 +253,10 @@ def test_train_then_segment_on_the_input_grid(tiny_run, tmp_path):
 
     root, data = tiny_run
     cal = json.loads((root / "run" / "calibration.json").read_text())
-    assert [s["name"] for s in cal["searches"]] == ["hemorrhage", "infarct"]
+    names = [s["name"] for s in cal["searches"]]
+    assert names == ["infarct and smoothing", "hemorrhage", "infarct"]
     assert cal["calibration"]["threshold_infarct"] in INFARCT_GRID
+    assert cal["calibration"]["smooth_mm"] in SMOOTH_GRID
     log = (root / "run" / "fold_0" / "log.csv").read_text()
     assert "val_score" in log and "dice@" not in log
     case = load_dataset(data).cases[0]

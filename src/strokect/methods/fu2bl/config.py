@@ -18,6 +18,7 @@ from strokect.methods.base import MethodConfig
 __all__ = [
     "HEMORRHAGE_GRID",
     "INFARCT_GRID",
+    "SMOOTH_GRID",
     "THRESHOLD_GRID",
     "Fu2blCalibration",
     "Fu2blConfig",
@@ -28,6 +29,9 @@ THRESHOLD_GRID: tuple[float, ...] = tuple(round(-0.2 + 0.01 * i, 2) for i in ran
 #: Its negative side (infarct: difference <= t) and positive side (hemorrhage: difference >= t).
 INFARCT_GRID: tuple[float, ...] = tuple(t for t in THRESHOLD_GRID if t < 0)
 HEMORRHAGE_GRID: tuple[float, ...] = tuple(t for t in THRESHOLD_GRID if t > 0)
+#: Gaussian smoothing (sigma, mm) of the difference map tried by the calibration (ours; 0: none,
+#: the paper).
+SMOOTH_GRID: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)
 
 GENERATORS = ("resnet", "unet")
 LOSSES = ("l1+adv", "l1")
@@ -45,10 +49,14 @@ class Fu2blCalibration:
         ``<=`` this (negative).
     threshold_hemorrhage : float
         A voxel is hemorrhage where the difference map is ``>=`` this (positive).
+    smooth_mm : float
+        Gaussian sigma (mm) applied to the difference map on the input grid before the
+        thresholds (ours; 0 = none, the paper), chosen with the infarct threshold.
     """
 
     threshold_infarct: float = bounded(-0.1, ge=-1.0, le=0.0)
     threshold_hemorrhage: float = bounded(0.2, ge=0.0, le=1.0)
+    smooth_mm: float = bounded(0.0, ge=0.0)
 
     def __post_init__(self) -> None:
         check_bounds(self)
@@ -125,7 +133,7 @@ class Fu2blConfig(MethodConfig):
     brain_filter : bool
         Detections outside the automatic brain mask are removed (paper).
     smooth_mm : float
-        Gaussian sigma applied to the difference map before thresholding (ours; 0 = none).
+        Fallback of `Fu2blCalibration.smooth_mm` for checkpoints without a calibration.
     precision : str
         ``"fp32"`` or ``"bf16"`` (autocast).
     threshold_* : float
