@@ -31,7 +31,7 @@ INFARCT_GRID: tuple[float, ...] = tuple(t for t in THRESHOLD_GRID if t < 0)
 HEMORRHAGE_GRID: tuple[float, ...] = tuple(t for t in THRESHOLD_GRID if t > 0)
 #: Gaussian smoothing (sigma, mm) of the difference map tried by the calibration (ours; 0: none,
 #: the paper).
-SMOOTH_GRID: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)
+SMOOTH_GRID: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
 
 GENERATORS = ("resnet", "unet")
 LOSSES = ("l1+adv", "l1")
