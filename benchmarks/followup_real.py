@@ -72,6 +72,7 @@ def main() -> None:
             "infarct_side": _side(res.outputs["infarct"].array > 0, res.outputs["infarct"]),
             "infarct_slices": _slices(res.outputs["infarct"].array > 0),
             "hemorrhage_side": _side(res.outputs["hemorrhage"].array > 0, res.outputs["infarct"]),
+            "output_checks": prov["output_checks"],
         }
         print(name, json.dumps(report[name]))
     # AISD: the later DWI on the CT grid

@@ -290,6 +290,7 @@ def _write(result_outputs, out_dir: Path, tables: list[dict], provenance: dict, 
             "volumes": tables,
             "primary_output": primary,
             "out_of_domain": domain.get("out_of_domain"),
+            "implausible_outputs": provenance.get("output_checks", {}).get("implausible", []),
             "model_scope": domain.get("scope", ""),
             "note": NOTE,
         },
@@ -325,6 +326,7 @@ class _Run:
     checks: list[dict] = field(default_factory=list)
     allow_slice_gaps: bool = False
     domain: dict = field(default_factory=dict)
+    output_checks: dict = field(default_factory=dict)
 
     @contextmanager
     def stage(self, name: str, total: int = 1):
@@ -406,6 +408,7 @@ def _predict(run: _Run, paths: list[Path]):
     with run.stage("finalize"):
         outputs = first.finalize(prepared, combined, calibration)
     _check_outputs(first, outputs, prepared.target)
+    run.output_checks = lesion_plausibility(outputs, prepared.target_roi)
     return first, calibration, plan, selected, volumes, prepared, outputs
 
 
@@ -577,6 +580,7 @@ def _provenance(run: _Run, first, calibration, plan, paths, selected, volumes, p
         "inference_plan": dataclasses.asdict(plan),
         "input_checks": run.checks,
         "domain_check": run.domain,
+        "output_checks": run.output_checks,
         "preprocessing": prepared.history,
         "inputs": {
             role: {
@@ -597,6 +601,47 @@ def _provenance(run: _Run, first, calibration, plan, paths, selected, volumes, p
 def _calibration_source(method, options: Sequence[str]) -> str:
     base = "checkpoint" if method.calibration is not None else "method defaults (config)"
     return base + (" + --set" if split_options(type(method), options)[1] else "")
+
+
+#: A lesion mask covering more of the method's region of interest (e.g. the brain) than this is
+#: flagged: a complete hemispheric (malignant MCA) infarct is about a third of the brain.
+MAX_LESION_FRACTION = 1.0 / 3.0
+
+
+def lesion_plausibility(outputs: Mapping[str, Volume], roi: np.ndarray | None) -> dict:
+    """Flag mask outputs that cover more than `MAX_LESION_FRACTION` of the region of interest.
+
+    Such a mask is not a stroke lesion a reader would accept; it usually means the input is
+    unlike the training data in a way the domain check did not catch (seen on real scans with
+    phantom-trained weights). A warning names each one; the result is kept (never silently
+    changed) and the findings go into ``provenance.json`` and ``volumes.json``.
+    """
+    from strokect.errors import warn
+
+    if roi is None or not np.any(roi):
+        return {"checked": False, "why": "the method gives no region of interest"}
+    n_roi = int(np.count_nonzero(roi))
+    findings, implausible = [], []
+    for name, volume in outputs.items():
+        if volume.metadata.get("kind") != "mask":
+            continue
+        fraction = float(np.count_nonzero(volume.array[roi]) / n_roi)
+        findings.append({"output": name, "roi_fraction": round(fraction, 4)})
+        if fraction > MAX_LESION_FRACTION:
+            implausible.append(name)
+    if implausible:
+        worst = max(f["roi_fraction"] for f in findings if f["output"] in implausible)
+        warn(
+            f"implausible result: {', '.join(implausible)} cover{'s' if len(implausible) == 1 else ''} "
+            f"up to {worst:.0%} of the region of interest (more than a complete hemispheric "
+            "infarct); the input is probably unlike the training data: do not use these volumes"
+        )
+    return {
+        "checked": True,
+        "max_roi_fraction": round(MAX_LESION_FRACTION, 4),
+        "findings": findings,
+        "implausible": implausible,
+    }
 
 
 def _check_outputs(method, outputs: Mapping[str, Volume], grid: Volume) -> None:
