@@ -252,6 +252,31 @@ def _hypodensity(
     }
 
 
+def _with_hematoma(clean: np.ndarray, f_hem: np.ndarray, hemorrhage_hu: float) -> np.ndarray:
+    """``clean + f_hem * (hemorrhage_hu - clean)``, evaluated where ``f_hem != 0``."""
+    img = clean.copy()
+    nz = np.flatnonzero(f_hem)
+    img.flat[nz] = clean.flat[nz] + f_hem.flat[nz] * (hemorrhage_hu - clean.flat[nz])
+    return img
+
+
+def _followup_masks(anatomy, lesion, fu, f_hem):
+    """Hemorrhage and infarct masks of a follow-up sampler (partial-volume fraction >= 0.5, no
+    infarct where bone dominates), the infarct's fraction without hemorrhage and its mask
+    without hemorrhage: ``(hem_mask, infarct_mask, f_inf, m_inf)``."""
+    hem_mask = (f_hem >= 0.5).astype(np.uint8)
+    f_all = fu.fraction(lesion["infarct"])
+    infarct_mask = (f_all >= 0.5).astype(np.uint8)
+    has_hem = bool((lesion["hemorrhage"] & lesion["infarct"]).any())
+    f_inf = fu.fraction(lesion["infarct"] & ~lesion["hemorrhage"]) if has_hem else f_all
+    if infarct_mask.any():
+        hit = np.argwhere(infarct_mask)
+        block = tuple(int(v) for pair in zip(hit.min(0), hit.max(0) + 1) for v in pair)
+        infarct_mask[fu.smooth(anatomy.tissue == BONE, block=block) > MAX_BONE_FRACTION] = 0
+    m_inf = infarct_mask.astype(bool) & ~hem_mask.astype(bool)
+    return hem_mask, infarct_mask, f_inf, m_inf
+
+
 def render_followup(
     anatomy, lesion, values, acq, *, grid, pose, rigid, rng, lesion_p, protocol=None, baseline=True
 ):
@@ -283,9 +308,7 @@ def render_followup(
     clean = fu.smooth(hu, outside=AIR_HU)
     gain, offset = acq["followup_contrast_gain"], acq["followup_offset_hu"]
     f_hem = fu.fraction(lesion["hemorrhage"])
-    img = clean.copy()  # = clean + f_hem * (hemorrhage_hu - clean), evaluated where f_hem != 0
-    nz = np.flatnonzero(f_hem)
-    img.flat[nz] = clean.flat[nz] + f_hem.flat[nz] * (lesion_p["hemorrhage_hu"] - clean.flat[nz])
+    img = _with_hematoma(clean, f_hem, lesion_p["hemorrhage_hu"])
     soft = (clean > -200.0) & (clean < 300.0)  # scanner contrast/offset around brain level
     img = np.where(soft, 40.0 + gain * (img - 40.0), img) + offset
     noise_sd = acq["followup_noise_sd_hu"]
@@ -300,16 +323,7 @@ def render_followup(
             length_mm=scanner["cupping_length_mm"],
         )
     img += acqm.ct_noise(rng, grid.shape, sd_hu=noise_sd, correlation_px=corr)
-    hem_mask = (f_hem >= 0.5).astype(np.uint8)
-    f_all = fu.fraction(lesion["infarct"])
-    infarct_mask = (f_all >= 0.5).astype(np.uint8)
-    has_hem = bool((lesion["hemorrhage"] & lesion["infarct"]).any())
-    f_inf = fu.fraction(lesion["infarct"] & ~lesion["hemorrhage"]) if has_hem else f_all
-    if infarct_mask.any():
-        hit = np.argwhere(infarct_mask)
-        block = tuple(int(v) for pair in zip(hit.min(0), hit.max(0) + 1) for v in pair)
-        infarct_mask[fu.smooth(anatomy.tissue == BONE, block=block) > MAX_BONE_FRACTION] = 0
-    m_inf = infarct_mask.astype(bool) & ~hem_mask.astype(bool)
+    hem_mask, infarct_mask, f_inf, m_inf = _followup_masks(anatomy, lesion, fu, f_hem)
     info = {"lesion_class": None, "infarct_mean_hu": None, "infarct_shift_hu": 0.0}
     if lesion_p["kind"] in ("ischemic", "ischemic_ht") and m_inf.any():
         explicit = bool((protocol or {}).get("explicit_class"))
@@ -389,20 +403,9 @@ def render_pair_scans(
     bl = _Sampler(anatomy, grid, pose)
     clean = fu.smooth(hu, outside=AIR_HU)
     f_hem = fu.fraction(lesion["hemorrhage"])
-    img = clean.copy()
-    nz = np.flatnonzero(f_hem)
-    img.flat[nz] = clean.flat[nz] + f_hem.flat[nz] * (lesion_p["hemorrhage_hu"] - clean.flat[nz])
+    img = _with_hematoma(clean, f_hem, lesion_p["hemorrhage_hu"])
     img = _scanner_image(clean, img, fu, pairs["fu24h_scanner"], corr, rng)
-    hem_mask = (f_hem >= 0.5).astype(np.uint8)
-    f_all = fu.fraction(lesion["infarct"])
-    infarct_mask = (f_all >= 0.5).astype(np.uint8)
-    has_hem = bool((lesion["hemorrhage"] & lesion["infarct"]).any())
-    f_inf = fu.fraction(lesion["infarct"] & ~lesion["hemorrhage"]) if has_hem else f_all
-    if infarct_mask.any():
-        hit = np.argwhere(infarct_mask)
-        block = tuple(int(v) for pair in zip(hit.min(0), hit.max(0) + 1) for v in pair)
-        infarct_mask[fu.smooth(anatomy.tissue == BONE, block=block) > MAX_BONE_FRACTION] = 0
-    m_inf = infarct_mask.astype(bool) & ~hem_mask.astype(bool)
+    hem_mask, infarct_mask, f_inf, m_inf = _followup_masks(anatomy, lesion, fu, f_hem)
     shift = float(pairs["fu24h_hypodensity_fraction"]) * float(shift_hu)
     info = {
         "lesion_class": None,
