@@ -20,56 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CHILD = r"""
-import atexit, resource, sys
-atexit.register(lambda: print("RSS_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                              file=sys.stderr))
-from strokect.cli.main import main
-sys.exit(main(sys.argv[1:]))
-"""
+from bench_threecnn import make_512, segment_run
+
 SHIPPED = {"gen_filters": 16, "disc_filters": 16, "image_size": 128, "pixel_mm": 2.0}
 PAPER = {"gen_filters": 64, "disc_filters": 64, "image_size": 512, "pixel_mm": 0.45}
-
-
-def make_512(folder: Path) -> Path:
-    from strokect.io import write_volume
-    from strokect.phantom import synth_case
-
-    case = synth_case(seed=4, preset="full", lesion_class="intermediate", followup_slices=4.6875)
-    vol = case.followup["ncct_followup"]
-    assert vol.spatial_shape == (32, 512, 512), vol.spatial_shape
-    return write_volume(vol, folder / "fu_512x512x32.nii.gz")
-
-
-def segment_run(ct: Path, out: Path, weights: str | None, precision: str, threads: int) -> dict:
-    cmd = [sys.executable, "-c", CHILD, "segment", "--method", "fu2bl", "--input",
-           f"ncct_followup={ct}", "-o", str(out), "--overwrite", "--quiet",
-           "--threads", str(threads), "--set", f"precision={precision}"]  # fmt: skip
-    if weights:
-        cmd += ["--weights", weights]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-2000:])
-    rss = float(proc.stderr.rsplit("RSS_MB", 1)[1].split()[0])
-    prov = json.loads((out / "provenance.json").read_text())
-    return {
-        "precision": precision,
-        "threads": threads,
-        "wall_s": round(wall, 2),
-        "peak_rss_mb": round(rss),
-        "timings_s": prov["timings_s"],
-        "infarct_ml": prov["volumes_ml"]["infarct"],
-        "ensemble": len(prov["weights"]),
-    }
 
 
 def generator_forward(size: dict, slices: int = 32) -> dict:
@@ -131,7 +89,9 @@ def main() -> None:
             for _ in range(args.repeats):
                 for precision in ("fp32", "bf16"):
                     for threads in (1, 2):
-                        r = segment_run(ct, Path(tmp) / "out", args.weights, precision, threads)
+                        r = segment_run(
+                            "fu2bl", ct, Path(tmp) / "out", args.weights, precision, threads
+                        )
                         print(json.dumps(r))
     for size in (SHIPPED, PAPER):
         print(json.dumps(generator_forward(size)))

@@ -92,8 +92,12 @@ def make_512(folder: Path) -> Path:
     return write_volume(vol, folder / "fu_512x512x32.nii.gz")
 
 
-def segment_run(ct: Path, out: Path, weights: str | None, precision: str, threads: int) -> dict:
-    cmd = [sys.executable, "-c", CHILD, "segment", "--method", "threecnn", "--input",
+def segment_run(
+    method: str, ct: Path, out: Path, weights: str | None, precision: str, threads: int
+) -> dict:
+    """A fresh ``strokect segment --method METHOD`` process on a follow-up NCCT (also used by
+    ``bench_fu2bl.py``): wall time, peak RSS, the pipeline's stage timings."""
+    cmd = [sys.executable, "-c", CHILD, "segment", "--method", method, "--input",
            f"ncct_followup={ct}", "-o", str(out), "--overwrite", "--quiet",
            "--threads", str(threads), "--set", f"precision={precision}"]  # fmt: skip
     if weights:
@@ -131,7 +135,9 @@ def main() -> None:
         for _ in range(args.repeats):
             for precision in ("fp32", "bf16"):
                 for threads in (1, 2):
-                    r = segment_run(ct, Path(tmp) / "out", args.weights, precision, threads)
+                    r = segment_run(
+                        "threecnn", ct, Path(tmp) / "out", args.weights, precision, threads
+                    )
                     print(json.dumps(r))
     print("load:", os.getloadavg())
 
