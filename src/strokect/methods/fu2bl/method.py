@@ -122,7 +122,6 @@ class Fu2blMethod(Method):
     def __init__(self, config: Fu2blConfig | None = None) -> None:
         super().__init__(config)
         self._pairs: dict[str, TrainingPair] = {}
-        self._prepared: dict[str, Prepared] = {}
 
     # -- networks and optimization -------------------------------------------------------------
     @property

@@ -119,8 +119,7 @@ def prepare_followup(ct: Volume, cfg: Fu2blConfig) -> Prepared:
 
     ``grid``: the network grid; ``image``: the two channels ``(2, Z, S, S)``; ``roi``: the
     brain mask there; ``output_grid``: the input CT, ``output_roi`` the brain mask on it;
-    ``data["shift_hu"]``: the median normalization applied (HU); ``data["hu"]``: the shifted HU on the
-    network grid (training).
+    ``data["shift_hu"]``: the median normalization applied (HU).
     """
     require_3d(ct, name="ncct_followup")
     if not np.isfinite(ct.array).all():
@@ -158,7 +157,7 @@ def prepare_followup(ct: Volume, cfg: Fu2blConfig) -> Prepared:
             else {"step": "fixed_hu"},
             {"step": "hu_windows", "windows": [list(BRAIN_WINDOW), list(BONE_WINDOW)]},
         ],
-        data={"shift_hu": shift, "hu": hu.astype(np.float16), "box": box},
+        data={"shift_hu": shift},
     )
     return prepared
 
