@@ -90,6 +90,41 @@ def test_fixture_layout_splits_natural_order_and_fallback(tmp_path):
     assert by_id["case_10"].load("ctp").is_4d
 
 
+def _add_dwi(case_dir, number, *, image=True):
+    name = f"SMIR.Brain.XX.O.MR_DWI.{number}"
+    (case_dir / name).mkdir()
+    (case_dir / name / f"{name}.json").write_text(json.dumps({"description": "x"}))
+    if image:
+        data = np.ones((4, 4, 2), np.float32)
+        nib.save(nib.Nifti1Image(data, np.eye(4)), str(case_dir / name / f"{name}.nii"))
+
+
+def test_dwi_role_is_optional(tmp_path):
+    with_dwi = _make_case(tmp_path, "TRAINING", "case_1", range(10, 17))
+    _add_dwi(with_dwi, 17)
+    _make_case(tmp_path, "TRAINING", "case_2", range(20, 27))
+    partial = _make_case(tmp_path, "TESTING", "case_1", range(30, 37), skip=("OT",))
+    _add_dwi(partial, 37, image=False)
+    _make_case(tmp_path, "TESTING", "case_2", range(40, 47), skip=("OT",))
+    by_id = {c.case_id: c for c in read_isles2018(tmp_path)}
+    case = by_id["case_1"]
+    assert case.missing == [] and case.native_names["dwi"] == "MR_DWI"
+    assert case.load("dwi").same_geometry(case.load("ct"))
+    # another training case has a DWI: reported missing, but the case still loads
+    assert by_id["case_2"].missing == ["dwi"] and by_id["case_2"].native_names["dwi"] == "MR_DWI"
+    assert set(by_id["case_2"].load_all()) == {"ct", "cbf", "cbv", "mtt", "tmax", "ctp", "core"}
+    # a DWI folder holding only its sidecar is missing; no DWI at all is not
+    assert by_id["test_case_1"].missing == ["dwi"]
+    assert by_id["test_case_2"].missing == [] and "dwi" not in by_id["test_case_2"].images
+
+
+def test_case_without_dwi_loads_as_before(tmp_path):
+    case_dir = _make_case(tmp_path, "TRAINING", "case_5", range(7))
+    (case,) = read_isles2018(tmp_path).cases
+    assert case.missing == [] and "dwi" not in case.roles and "dwi" not in case.native_names
+    assert load_dataset(case_dir)["case_5"].load("ct").spatial_shape == (2, 4, 4)
+
+
 def test_split_or_case_folder_as_root(tmp_path):
     case_dir = _make_case(tmp_path, "TRAINING", "case_5", range(7))
     assert read_isles2018(tmp_path / "TRAINING").case_ids == ["case_5"]

@@ -47,6 +47,26 @@ def test_isles2018_cohort_loads_like_the_real_one(cohort):
     assert ctp.is_4d and np.allclose(ctp.time_s, meta["aif"]["time_s"], atol=1e-3)
 
 
+def test_isles2018_cohort_dwi_on_the_ct_grid(cohort):
+    """The acute DWI is written as ``MR_DWI`` (with its sidecar) and read as role ``dwi``."""
+    from strokect.data import load_dataset
+    from strokect.data.manifest import read_manifest
+
+    case = load_dataset(cohort)["case_1"]
+    assert case.native_names["dwi"] == "MR_DWI" and "dwi" not in case.missing
+    folder = case.images["dwi"].parent
+    assert folder.name == "SMIR.Brain.XX.O.MR_DWI.900007"
+    sidecar = json.loads((folder / f"{folder.name}.json").read_text())
+    assert sidecar["description"] == "ISLES 2018 - TRAIN - Train_01_A - MR_DWI"
+    volumes = case.load_all()  # checks that every role shares one grid
+    dwi, ct = volumes["dwi"], volumes["ct"]
+    assert not dwi.is_4d and dwi.same_geometry(ct) and dwi.array.std() > 0
+    # the extras manifest lists the DWI at its ISLES path (no second copy under extras/)
+    acute = read_manifest(cohort / "extras" / "manifest.csv")["phantom_0000"]
+    assert acute.images["dwi"].resolve() == case.images["dwi"].resolve()
+    assert not list((cohort / "extras" / "phantom_0000").glob("*dwi*"))
+
+
 def test_real_isles2018_reads_the_same_way(isles2018_root):
     from strokect.data import load_dataset
 

@@ -9,6 +9,11 @@
 Several cases are slabs of one patient: the JSON sidecar's ``description``
 (``"ISLES 2018 - TRAIN - Train_01_A - OT"``) gives patient ``Train_01`` and slab ``A``; without a
 readable sidecar the case id is the patient id.
+
+Modality folders: ``CT``, ``CT_CBF``, ``CT_CBV``, ``CT_MTT``, ``CT_Tmax``, ``CT_4DPWI`` (images
+``ct, cbf, cbv, mtt, tmax, ctp``), ``MR_DWI`` (image ``dwi``: the DWI the core was drawn on,
+given with training cases; on the slab's grid like every role of a case; optional, see
+`OPTIONAL_IMAGE_ROLES`) and ``OT`` (mask ``core``).
 """
 
 from __future__ import annotations
@@ -30,7 +35,11 @@ IMAGE_ROLES: dict[str, str] = {
     "CT_MTT": "mtt",
     "CT_Tmax": "tmax",
     "CT_4DPWI": "ctp",
+    "MR_DWI": "dwi",
 }
+#: Image roles a case may lack without being reported missing: the DWI (``MR_DWI``) is missing
+#: only when its folder holds no image, or when another case of the same split has it.
+OPTIONAL_IMAGE_ROLES: tuple[str, ...] = ("dwi",)
 #: ISLES 2018 mask folder name -> strokect mask role (the core lesion drawn on DWI).
 MASK_ROLES: dict[str, str] = {"OT": "core"}
 
@@ -130,8 +139,10 @@ def read_isles2018(root: str | Path) -> Dataset:
 
     Every case expects the six image roles (``ct, cbf, cbv, mtt, tmax, ctp``); cases under
     ``TRAINING`` also expect the ``core`` mask. Absent files (e.g. a modality folder holding only
-    its JSON sidecar) are listed in ``Case.missing``. Case ids are the folder names
-    (``case_1``); cases under ``TESTING`` get a ``test_`` prefix so ids stay unique.
+    its JSON sidecar) are listed in ``Case.missing``. The ``dwi`` role (`OPTIONAL_IMAGE_ROLES`) is
+    missing only when its folder has no image or another case of the same split has it. Case ids
+    are the folder names (``case_1``); cases under ``TESTING`` get a ``test_`` prefix so ids stay
+    unique.
     """
     root = Path(root)
     case_dirs = _case_dirs(root)
@@ -144,9 +155,14 @@ def read_isles2018(root: str | Path) -> Dataset:
         cases.append(read_case(case_dir, split=split, case_id=case_id))
     for split in dict.fromkeys(c.split for c in cases):
         members = [c for c in cases if c.split == split]
-        expected = [*IMAGE_ROLES.values(), *(MASK_ROLES.values() if split == "train" else ())]
+        images = [r for r in IMAGE_ROLES.values() if r not in OPTIONAL_IMAGE_ROLES]
+        expected = [*images, *(MASK_ROLES.values() if split == "train" else ())]
         mark_missing(members, expected)
     for case in cases:
+        # an optional role's folder without its image (only the sidecar) is missing too
+        for role in OPTIONAL_IMAGE_ROLES:
+            if role in case.native_names and role not in (*case.roles, *case.missing):
+                case.missing.append(role)
         for role in case.missing:
             case.native_names.setdefault(role, _native(role))
     ids = [c.case_id for c in cases]

@@ -48,7 +48,8 @@ LAYOUTS = ("isles2018", "isles2024", "csv")
 #: the layouts of ``pairs="realistic"`` cohorts (ISLES 2024 keeps one NCCT grid per subject: its
 #: lesion mask is in the baseline NCCT's space)
 PAIRS_LAYOUTS = ("csv", "isles2018")
-#: ISLES 2018 modality folder name -> acute key; ids are consecutive in this order
+#: ISLES 2018 modality folder name -> acute key; ids are consecutive in this order (``MR_DWI``,
+#: the acute DWI, came last so the ids of the others did not change)
 ISLES2018_MODS = (
     ("CT_4DPWI", "ctp"),
     ("CT", "ct"),
@@ -57,6 +58,7 @@ ISLES2018_MODS = (
     ("CT_MTT", "mtt"),
     ("OT", "core"),
     ("CT_Tmax", "tmax"),
+    ("MR_DWI", "dwi"),
 )
 #: manifest role of every case volume: (group, key) -> role
 MANIFEST_ROLES = {
