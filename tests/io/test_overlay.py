@@ -18,6 +18,7 @@ from strokect.io.overlay import (
     largest_area_slice,
     new_figure,
     overlay_figure,
+    panels_figure,
     save_png,
 )
 
@@ -79,6 +80,38 @@ def test_draw_overlay_on_black_background_with_options():
     draw_overlay(ax, None, {"a": mask[3], "b": ~mask[3]}, colors=["red", "#00ff00"],
                  fill_alpha={"a": 0.0}, linewidths=2.0, aspect=2.0)  # fmt: skip
     assert figure_to_png_bytes(fig, dpi=30, tight=True)[:8] == PNG
+
+
+def test_panels_figure_one_row_of_panels():
+    from PIL import Image
+
+    from strokect.methods.base import OverlayPanel
+
+    image, mask = _scene()
+    panels = [
+        OverlayPanel("ct", Volume(image, spacing_mm=(5.0, 1.0, 1.0)), window=(0, 80)),
+        OverlayPanel("map", image * 2, cmap="magma"),
+        OverlayPanel("no mask", image, show_mask=False),
+    ]
+    fig = panels_figure(panels, mask, title="three", size_in=2.0)
+    assert [ax.get_title() for ax in fig.axes] == ["ct", "map", "no mask"]
+    assert fig.get_suptitle() == "three"
+    # the mask slice (largest area, z=3) on the panels that show it only
+    assert [len(ax.collections) > 0 for ax in fig.axes] == [True, True, False]
+    assert fig.axes[1].images[0].get_cmap().name == "magma"
+    width, height = Image.open(io.BytesIO(figure_to_png_bytes(fig))).size
+    assert (width, height) == (600, 200)
+    one = panels_figure(panels[:1], mask, z=1, size_in=2.0)
+    assert Image.open(io.BytesIO(figure_to_png_bytes(one))).size == (200, 200)
+    with pytest.raises(ValueError, match="image shape"):
+        panels_figure([OverlayPanel("bad", image[:, :16])], mask)
+
+
+def test_draw_overlay_cmap_default_is_grey():
+    image, mask = _scene()
+    grey = figure_to_png_bytes(overlay_figure(image, mask, window=(0, 80)))
+    assert figure_to_png_bytes(overlay_figure(image, mask, window=(0, 80), cmap="gray")) == grey
+    assert figure_to_png_bytes(overlay_figure(image, mask, window=(0, 80), cmap="magma")) != grey
 
 
 def test_preprocess_overlay_uses_the_renderer(tmp_path):

@@ -1,5 +1,8 @@
 """The overlay renderer of strokect: masks drawn over a grey CT slice, saved as PNG.
 
+`overlay_figure` draws one slice; `panels_figure` draws several images of one case side by side
+(a method's `strokect.methods.base.Method.overlay_panels`), each with `draw_overlay`.
+
 Figures are built with matplotlib's object-oriented API (``matplotlib.figure.Figure`` on a
 ``FigureCanvasAgg``): no pyplot state, no window, and the user's matplotlib backend is never
 changed. matplotlib is imported inside the functions, so ``import strokect.io`` stays light.
@@ -58,8 +61,9 @@ def draw_overlay(
     fill_alpha: Mapping[str, float] | float = 0.35,
     linewidths: Mapping[str, float] | float = 1.0,
     aspect: float = 1.0,
+    cmap: str = "gray",
 ) -> None:
-    """Draw a grey slice with each mask as a translucent fill and a contour.
+    """Draw a slice (grey by default) with each mask as a translucent fill and a contour.
 
     Parameters
     ----------
@@ -79,6 +83,8 @@ def draw_overlay(
         Contour width in points, by name or one for all.
     aspect
         Pixel height / width (``spacing_y / spacing_x``).
+    cmap
+        Matplotlib colormap name of the slice.
     """
     from matplotlib.colors import ListedColormap
 
@@ -88,7 +94,7 @@ def draw_overlay(
         image2d, window = np.zeros(shape), (0.0, 1.0)
     image2d = np.asarray(image2d, dtype=float)
     lo, hi = window if window is not None else _percentile_window(image2d)
-    ax.imshow(image2d, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1.0, aspect=aspect,
+    ax.imshow(image2d, cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1.0, aspect=aspect,
               interpolation="nearest")  # fmt: skip
     for i, (name, mask) in enumerate(masks.items()):
         color = _per_mask(colors, name, i, PALETTE[i % len(PALETTE)])
@@ -126,12 +132,13 @@ def overlay_figure(
     colors: Mapping[str, str] | Sequence[str] | str | None = None,
     aspect: float = 1.0,
     size_in: float = 5.0,
+    cmap: str = "gray",
 ):
     """A one-panel ``Figure``: axial slice ``z`` of ``image3d`` with the masks (`draw_overlay`).
 
     ``image3d`` and the masks are ``(z, y, x)`` arrays (or `Volume` s); ``z`` defaults to
-    `largest_area_slice` of the union of the masks. The figure is on an Agg canvas: save it
-    with `save_png`.
+    `largest_area_slice` of the union of the masks; ``cmap`` is the slice's colormap. The figure
+    is on an Agg canvas: save it with `save_png`.
     """
     image3d = np.asarray(getattr(image3d, "array", image3d))
     masks = _as_masks(masks3d)
@@ -143,10 +150,62 @@ def overlay_figure(
     fig = new_figure(size_in, size_in, layout="constrained")
     ax = fig.add_subplot()
     draw_overlay(ax, image3d[z], {k: m[z] for k, m in masks.items()}, window=window,
-                 colors=colors, aspect=aspect)  # fmt: skip
+                 colors=colors, aspect=aspect, cmap=cmap)  # fmt: skip
     if title:
         ax.set_title(title, fontsize=8)
     ax.set_axis_off()
+    return fig
+
+
+def panels_figure(
+    panels: Sequence[Any],
+    mask3d: np.ndarray,
+    *,
+    z: int | None = None,
+    title: str | None = None,
+    size_in: float = 4.0,
+):
+    """A one-row ``Figure``: axial slice ``z`` of each panel side by side, with the mask.
+
+    Parameters
+    ----------
+    panels
+        `strokect.methods.base.OverlayPanel` s (or objects with the same attributes: ``title``,
+        ``image`` a ``(z, y, x)`` array or `Volume` on the mask's grid, ``window``, ``cmap``,
+        ``show_mask``), drawn left to right with `draw_overlay`; the mask is drawn (as
+        ``"lesion"``) only on the panels with ``show_mask``.
+    mask3d
+        ``(z, y, x)`` mask (array or `Volume`); non-zero is inside.
+    z
+        Axial slice; default `largest_area_slice` of the mask.
+    title
+        Figure title (suptitle) above the panel titles.
+    size_in
+        Width and height of one panel in inches.
+
+    The figure is on an Agg canvas: save it with `save_png`.
+    """
+    mask = np.asarray(getattr(mask3d, "array", mask3d)) > 0
+    if not panels:
+        raise ValueError("panels_figure needs at least one panel")
+    images = [np.asarray(getattr(p.image, "array", p.image)) for p in panels]
+    for panel, image in zip(panels, images, strict=True):
+        if image.shape != mask.shape:
+            raise ValueError(
+                f"panel {panel.title!r}: image shape {image.shape} is not {mask.shape}"
+            )
+    if z is None:
+        z = largest_area_slice(mask)
+    fig = new_figure(size_in * len(panels), size_in, layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel, image in zip(axes, panels, images, strict=True):
+        shown = {"lesion": mask[z]} if panel.show_mask else {}
+        draw_overlay(ax, image[z], shown, window=panel.window, cmap=panel.cmap)
+        if panel.title:
+            ax.set_title(panel.title, fontsize=8)
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=9)
     return fig
 
 

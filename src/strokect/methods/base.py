@@ -4,9 +4,11 @@ A method is a small plug-in folder under ``methods/`` plus one line in
 `strokect.methods.registry.METHODS`. It contributes a config dataclass (the paper's defaults),
 its networks and, for training, optimizers, one training step, one validation step and its data;
 for inference, the input roles it needs, ``prepare`` (images -> network input), a predictor, how
-ensemble samples ``combine``, ``finalize`` (prediction -> named output volumes) and a typed
-calibration of its post-processing. It never owns a training loop (`strokect.engine.fit`), a
-segment pipeline (`strokect.pipelines.segment`), a file reader, a CLI or a metric.
+ensemble samples ``combine``, ``finalize`` (prediction -> named output volumes), the panels of its
+``overlay.png`` (``overlay_panels``: default one, the input under the mask; e.g. a CTP map, a
+synthesized image and the mask side by side) and a typed calibration of its post-processing. It
+never owns a training loop (`strokect.engine.fit`), a segment pipeline
+(`strokect.pipelines.segment`), a file reader, a CLI or a metric.
 
 Writing a method
 ----------------
@@ -45,6 +47,9 @@ Writing a method
             return {"mask": output_volume(prepared.grid, prob >= calibration.threshold, "mask"),
                     "probability": output_volume(prepared.grid, prob, "probability")}
         def calibration_grid(self): return {"threshold": [0.1, 0.2, ..., 0.9]}
+        def overlay_panels(self, prepared, outputs):   # optional: several panels side by side
+            return [*super().overlay_panels(prepared, outputs),
+                    OverlayPanel("synthesized", outputs["synthesized"], cmap="magma")]
 
 Training patterns covered (see ``docs/engine.md``): a GAN steps its discriminator and generator
 optimizers alternately inside one ``training_step`` (fu2bl); patch CNN ensembles are one network per
@@ -82,6 +87,7 @@ __all__ = [
     "InputRoles",
     "Method",
     "MethodConfig",
+    "OverlayPanel",
     "TrainContext",
     "output_volume",
 ]
@@ -131,6 +137,32 @@ class CalibrationSearch:
     select: Callable[[Prepared], bool] | None = None
     objective: Objective | None = None
     name: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class OverlayPanel:
+    """One panel of the ``overlay.png`` that ``strokect segment`` writes (`Method.overlay_panels`).
+
+    Attributes
+    ----------
+    title : str
+        Shown above the panel (when there are several).
+    image : Volume or ndarray (Z, Y, X)
+        The image drawn, on the output grid (`Prepared.target`); its axial slice through the
+        largest cross-section of the primary mask is shown.
+    window : (lo, hi) or None
+        Display range; None: the 1st and 99th percentile of the slice.
+    cmap : str
+        Matplotlib colormap name.
+    show_mask : bool
+        Draw the primary mask (fill and contour) on this panel.
+    """
+
+    title: str
+    image: Volume | np.ndarray
+    window: tuple[float, float] | None = None
+    cmap: str = "gray"
+    show_mask: bool = True
 
 
 def output_volume(grid: Volume, array: np.ndarray, kind: str, **metadata: Any) -> Volume:
@@ -274,6 +306,12 @@ class Method(abc.ABC):
     extra : dict
         JSON-like values saved in every checkpoint and restored on load (e.g. the channels
         used). Tensors are allowed.
+
+    Inference hooks
+    ---------------
+    `input_roles`, `prepare` (`prepare_case`), `inference_plan`, `predictor`, `combine`,
+    `finalize`, and `overlay_panels` (what ``overlay.png`` shows: default the input under the
+    primary mask; a method may show several images side by side).
     """
 
     name: ClassVar[str] = ""
@@ -427,6 +465,23 @@ class Method(abc.ABC):
     ) -> dict[str, Volume]:
         """Named output volumes (see `output_volume`) from the combined prediction ``(K', Z, Y, X)``."""
         raise NotImplementedError(f"method {self.name!r} does not finalize predictions")
+
+    def overlay_panels(
+        self, prepared: Prepared, outputs: Mapping[str, Volume]
+    ) -> list[OverlayPanel]:
+        """The panels of ``overlay.png``, drawn left to right (the primary mask on each panel
+        with ``show_mask``).
+
+        Default: one panel, `Prepared.target` (the input the outputs lie on) in the brain window
+        (0, 80) HU when its role is ``ct`` / ``ncct``, else the slice's percentile window. A
+        method overrides it to show e.g. an input map, a synthesized image and the mask side by
+        side; ``outputs`` are the volumes `finalize` returned. Every image must be on the output
+        grid. One panel is drawn alone under the figure title (its own title is not shown).
+        """
+        target = prepared.target
+        role = target.metadata.get("role", "")
+        window = (0.0, 80.0) if role in ("ct", "ncct") else None
+        return [OverlayPanel(title=role or "input", image=target, window=window)]
 
     # -- calibration ---------------------------------------------------------------------------
     def default_calibration(self) -> Any:

@@ -301,12 +301,32 @@ def _write(result_outputs, out_dir: Path, tables: list[dict], provenance: dict, 
     return paths
 
 
-def _overlay(path: Path, background: Volume, mask: np.ndarray, title: str) -> Path:
-    from strokect.io.overlay import overlay_figure, save_png
+def _overlay(
+    path: Path,
+    method: Any,
+    prepared: Prepared,
+    outputs: Mapping[str, Volume],
+    mask: np.ndarray,
+    title: str,
+) -> Path:
+    """``overlay.png``: the panels of `Method.overlay_panels` with the primary mask ``mask``.
 
-    role = background.metadata.get("role", "")
-    window = (0.0, 80.0) if role in ("ct", "ncct") else None
-    fig = overlay_figure(background.array, {"lesion": mask > 0}, window=window, title=title)
+    One panel is drawn as the one-slice figure (`overlay_figure`), several side by side
+    (`panels_figure`); both on the mask's largest cross-section.
+    """
+    from strokect.io.overlay import largest_area_slice, overlay_figure, panels_figure, save_png
+
+    panels = list(method.overlay_panels(prepared, outputs))
+    if not panels:
+        raise ValueError(f"method {method.name!r}: overlay_panels returned no panel")
+    mask = np.asarray(mask) > 0
+    if len(panels) > 1:
+        return save_png(panels_figure(panels, mask, title=title), path)
+    (panel,) = panels
+    image = getattr(panel.image, "array", panel.image)
+    masks = {"lesion": mask} if panel.show_mask else {}
+    fig = overlay_figure(image, masks, z=largest_area_slice(mask), window=panel.window,
+                         title=title, cmap=panel.cmap)  # fmt: skip
     return save_png(fig, path)
 
 
@@ -504,7 +524,7 @@ def segment(
                 if primary in masks:
                     title = f"{method}: {primary} {volumes_ml[primary]:.2f} mL ({NOTE})"
                     written["overlay"] = _overlay(
-                        tmp / "overlay.png", prepared.target, masks[primary].array, title
+                        tmp / "overlay.png", first, prepared, outputs, masks[primary].array, title
                     )
             result.paths = {k: out_path / p.name for k, p in written.items()}
     provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
