@@ -145,10 +145,7 @@ def test_cli_segment_explicit_files_and_errors(toy_run, tmp_path, capsys):
         (["--set", "min_size_vox=-3"], "min_size_vox = -3 is out of range"),
         (["--set", "overlap=1"], "overlap = 1.0 is out of range: must be 0.0 <= overlap < 1.0"),
         (["--set", "tile_size=24"], "tile_size 24 must be divisible by 2**(n_levels-1)"),
-        (
-            ["--method", "pseudodwi"],
-            "'pseudodwi' (Wang, Song et al., Med. Image Anal. 2020) is planned",
-        ),
+        (["--method", "pseudodwi"], "was made by method 'clerigues', not 'pseudodwi'"),
         (["--weights", "RANDOM"], "not a strokect checkpoint"),
         (["--set", "threshold=abc"], "config key 'threshold': expected float"),
         (["--device", "tpu"], "--device must be auto, cpu or cuda"),

@@ -7,7 +7,8 @@ its training inputs (`training_domain`); ``strokect segment`` compares each inpu
 
 Statistics per input role, inside the method's region of interest (e.g. the brain):
 
-* the median of every training case, giving the range ``[lowest, highest]`` of case medians;
+* the median of every training case (a 4D series: of its first frame, the unenhanced
+  baseline of a perfusion series), giving the range ``[lowest, highest]`` of case medians;
 * the pooled inter-quartile range (IQR) of all training voxels;
 * in-plane spacing and slice spacing ranges over the cases, of the grid the network works on
   (the input's, or the grid a method reslices it to: `Prepared.grid`).
@@ -37,7 +38,8 @@ _SAMPLE = 50_000
 
 
 def _roi_values(volume: Volume, roi: np.ndarray | None) -> np.ndarray:
-    values = volume.array[roi] if roi is not None else volume.array.ravel()
+    array = volume.array[0] if volume.is_4d else volume.array  # a series: its first frame
+    values = array[roi] if roi is not None else array.ravel()
     return np.asarray(values, dtype=np.float64)
 
 

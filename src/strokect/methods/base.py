@@ -291,6 +291,9 @@ class Method(abc.ABC):
     calibration_cls : dataclass type or None
         The typed calibration: post-processing parameters chosen on cross-validation
         predictions, saved in checkpoints and read back by ``segment``.
+    role_notes : dict
+        Input role -> what it is, named in the error a user gets when it is missing (e.g.
+        ``{"ctp": "the raw 4D CT perfusion series"}``).
 
     Instance attributes
     -------------------
@@ -324,6 +327,7 @@ class Method(abc.ABC):
     reference_roles: ClassVar[dict[str, str]] = {}
     inference_options: ClassVar[tuple[str, ...]] = ()
     calibration_cls: ClassVar[type | None] = None
+    role_notes: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: MethodConfig | None = None) -> None:
         if config is None:

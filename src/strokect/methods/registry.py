@@ -22,13 +22,12 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 METHODS: dict[str, str] = {
     "clerigues": "strokect.methods.clerigues:CleriguesMethod",
     "fu2bl": "strokect.methods.fu2bl:Fu2blMethod",
+    "pseudodwi": "strokect.methods.pseudodwi:PseudoDwiMethod",
     "threecnn": "strokect.methods.threecnn:ThreeCnnMethod",
 }
 
 #: Methods of the project that are not implemented yet (named in the error a user gets).
-PLANNED: dict[str, str] = {
-    "pseudodwi": "Wang, Song et al., Med. Image Anal. 2020",
-}
+PLANNED: dict[str, str] = {}
 
 
 def available_methods() -> list[str]:
@@ -85,8 +84,11 @@ def default_weights(method: str, available: Iterable[str]) -> list[Path]:
     usable = [m for m in models if set(model_roles(m)) <= available]
     if not usable:
         shipped = ", ".join(sorted(models)) or "none"
+        notes = get_method_class(method).role_notes
+        needs = sorted({r for m in models for r in model_roles(m) if r not in available})
+        described = "".join(f"; {r} is {notes[r]}" for r in needs if r in notes)
         raise InputError(
             f"no shipped {method} model fits the inputs ({', '.join(sorted(available)) or 'none'}); "
-            f"shipped: {shipped}; give --weights or the inputs a shipped model needs"
+            f"shipped: {shipped}; give --weights or the inputs a shipped model needs{described}"
         )
     return models[max(usable, key=lambda m: len(model_roles(m)))]

@@ -401,10 +401,11 @@ def _predict(run: _Run, paths: list[Path]):
     if missing:
         where = f"case {run.inputs.case_id}" if run.inputs.case_id else "the inputs"
         folder = f" ({run.inputs.case.folder})" if run.inputs.case.folder else ""
+        notes = "".join(f"; {r} is {first.role_notes[r]}" for r in missing if r in first.role_notes)
         raise InputError(
             f"{where}{folder}: method {run.method} ({paths[0].name}) needs "
             f"{', '.join(roles.required)}; missing input(s): {', '.join(missing)} "
-            "(give them with --input ROLE=PATH)"
+            f"(give them with --input ROLE=PATH){notes}"
         )
     selected = run.inputs.select(
         [*roles.required, *(r for r in roles.optional if r in run.inputs.roles)]
