@@ -171,3 +171,21 @@ def test_training_cache_round_trip(tiny_case, tmp_path):
         np.testing.assert_array_equal(first.data[key], again.data[key])
     np.testing.assert_array_equal(first.label, again.label)
     assert 0.0 <= first.data["dwi"].min() and first.data["dwi"].max() <= 1.0
+
+
+def test_sequential_schedule_trains_one_network_per_stage(tiny_case, tmp_path):
+    torch.manual_seed(0)
+    cfg = PseudoDwiConfig(**{**SMALL, "max_epochs": 7, "schedule": "sequential"})
+    method = PseudoDwiMethod(cfg)
+    nets = method.build_networks()
+    opts = method.build_optimizers(nets)
+    batch = next(iter(method.train_data([tiny_case], TrainContext(cache_dir=tmp_path))))
+    method.training_step(batch, nets, opts, TrainContext(epoch=0))  # context pre-training
+    for epoch, trained in ((1, "extractor"), (3, "generator"), (5, "segmenter")):
+        before = {k: [p.detach().clone() for p in v.parameters()] for k, v in nets.items()}
+        method.training_step(batch, nets, opts, TrainContext(epoch=epoch))
+        changed = {
+            k for k, v in nets.items()
+            if any(not torch.equal(a, b) for a, b in zip(before[k], v.parameters(), strict=True))
+        }  # fmt: skip
+        assert changed == {trained}, (epoch, changed)
