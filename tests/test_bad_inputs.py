@@ -167,7 +167,7 @@ CATALOGUE = [
     ("seg_set_syntax", SEG + " --set threshold", 2, "--set expects key=value", [], ["{out}"]),
     ("seg_device", SEG + " --device tpu", 2, "--device must be auto, cpu or cuda", [], ["{out}"]),
     ("seg_threads_zero", SEG + " --threads 0", 2, "--threads must be >= 1", [], ["{out}"]),
-    ("seg_planned_method", "segment {case} -o {out} --method pseudodwi", 2, "planned but not implemented", [], ["{out}"]),
+    ("seg_pseudodwi_without_4d", "segment {case} -o {out} --method pseudodwi", 2, "ctp is the raw 4D CT perfusion series", [], ["{out}"]),
     ("seg_unknown_method", "segment {case} -o {out} --method bogus", 2, "unknown method 'bogus'", [], ["{out}"]),
     # segment: weights
     ("seg_weights_random", "segment {case} -o {out} --weights {w_random}", 2, "(not a torch file)", [], ["{out}"]),
@@ -202,7 +202,7 @@ CATALOGUE = [
     ("train_bad_manifest_path", "train --method clerigues --data {ds_bad} -o {out} --folds 1 --set modalities=ct,cbf,cbv", 2, "does not exist: /does/not/exist.nii.gz", [], ["{out}"]),
     ("train_folds_zero", "train --method clerigues --data {ds} -o {out} --folds 0", 2, "--folds must be >= 1", [], ["{out}"]),
     ("train_unknown_method", "train --method bogus --data {ds} -o {out}", 2, "unknown method", [], ["{out}"]),
-    ("train_planned_method", "train --method pseudodwi --data {ds} -o {out}", 2, "planned but not implemented", [], ["{out}"]),
+    ("train_pseudodwi_without_4d", "train --method pseudodwi --data {ds} -o {out}", 2, "missing input(s), nothing trained", [], ["{out}"]),
     ("train_unknown_key", "train --method clerigues --data {ds} -o {out} --set nope=1", 2, "unknown key 'nope'", [], ["{out}"]),
     ("train_out_of_range", "train --method clerigues --data {ds} -o {out} --set dropout=1.5", 2, "dropout = 1.5 is out of range", [], ["{out}"]),
     ("train_data_missing", "train --method clerigues --data /no/data -o {out}", 2, "does not exist", [], ["{out}"]),
