@@ -16,18 +16,13 @@ __all__ = ["domain_of_cases", "record_domain"]
 
 
 def domain_of_cases(method, cases: Iterable[Any], *, scope: str, cache_dir=None) -> dict:
-    """`training_domain` of ``cases`` as the method sees them (its required input roles and the
-    optional ones a case has, its ROI)."""
-    from strokect.data.case import ROLE_SYNONYMS
+    """`training_domain` of ``cases`` as the method sees them (its input roles, its ROI)."""
 
     def inputs():
         for case in cases:
             prepared = method.prepare_case(case, cache_dir=cache_dir)
-            roles = method.input_roles()
-            present = [
-                r for r in roles.optional if {r, *ROLE_SYNONYMS.get(r, ())} & set(case.images)
-            ]
-            yield case.load_roles([*roles.required, *present]), prepared.target_roi, prepared.grid
+            roles = method.input_roles().required
+            yield case.load_roles(roles), prepared.target_roi, prepared.grid
 
     return training_domain(inputs(), scope=scope)
 
