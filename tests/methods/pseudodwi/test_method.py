@@ -189,3 +189,17 @@ def test_sequential_schedule_trains_one_network_per_stage(tiny_case, tmp_path):
             if any(not torch.equal(a, b) for a, b in zip(before[k], v.parameters(), strict=True))
         }  # fmt: skip
         assert changed == {trained}, (epoch, changed)
+
+
+def test_maps_ablation_outputs_no_pseudo_dwi(tiny_case, tmp_path):
+    from strokect.pipelines.segment import predict_prepared
+
+    torch.manual_seed(0)
+    method = PseudoDwiMethod(PseudoDwiConfig(**SMALL, segment_from="maps"))
+    nets = {k: v.eval() for k, v in method.build_networks().items()}
+    prepared = method.prepare_case(tiny_case, cache_dir=tmp_path)
+    out = method.finalize(prepared, predict_prepared([(method, nets)], prepared),
+                          method.default_calibration())  # fmt: skip
+    assert set(out) == {"mask", "probability", "uncertainty"}
+    panels = method.overlay_panels(prepared, out)
+    assert [p.title for p in panels] == ["Tmax (s)", "core on Tmax"]

@@ -354,24 +354,33 @@ class PseudoDwiMethod(Method):
         grid = prepared.target
         mask = postprocess(prob, threshold=calibration.threshold, min_size_ml=calibration.min_size_ml,
                            spacing_mm=grid.spacing_mm)  # fmt: skip
-        return {
+        outputs = {
             "mask": output_volume(grid, mask, "mask", label="core"),
             "probability": output_volume(grid, prob, "probability"),
             "uncertainty": output_volume(
                 grid, np.clip(memo["prob_var"], 0, None) * roi, "uncertainty"
             ),
-            "pseudo_dwi": output_volume(grid, memo["pseudo"] * roi, "image", unit="0-1 DWI scale"),
         }
+        if self.synthesis:  # SLNet on the maps directly (an ablation) synthesizes nothing
+            outputs["pseudo_dwi"] = output_volume(
+                grid, memo["pseudo"] * roi, "image", unit="0-1 DWI scale"
+            )
+        return outputs
 
     def calibration_grid(self) -> dict[str, tuple]:
         """Threshold 0.1..0.9 and minimum component size 0 (paper), 0.1, 0.5 or 1 mL (ours)."""
         return {"threshold": THRESHOLD_GRID, "min_size_ml": (0.0, 0.1, 0.5, 1.0)}
 
     def overlay_panels(self, prepared: Prepared, outputs: Mapping[str, Volume]):
-        """Tmax map, pseudo-DWI and the mask on the pseudo-DWI, side by side."""
-        panels = [OverlayPanel("Tmax (s)", prepared.data["tmax"], (0.0, 10.0), cmap="jet",
-                               show_mask=False)]  # fmt: skip
-        panels.append(OverlayPanel("pseudo-DWI", outputs["pseudo_dwi"].array, (0.0, 1.0),
-                                   show_mask=False))  # fmt: skip
-        panels.append(OverlayPanel("core on pseudo-DWI", outputs["pseudo_dwi"].array, (0.0, 1.0)))
-        return panels
+        """Tmax map, pseudo-DWI and the mask on the pseudo-DWI, side by side (without a
+        pseudo-DWI: Tmax, and the mask on Tmax)."""
+        tmax = prepared.data["tmax"]
+        panels = [OverlayPanel("Tmax (s)", tmax, (0.0, 10.0), cmap="jet", show_mask=False)]
+        if "pseudo_dwi" not in outputs:
+            return [*panels, OverlayPanel("core on Tmax", tmax, (0.0, 10.0), cmap="jet")]
+        pseudo = outputs["pseudo_dwi"].array
+        return [
+            *panels,
+            OverlayPanel("pseudo-DWI", pseudo, (0.0, 1.0), show_mask=False),
+            OverlayPanel("core on pseudo-DWI", pseudo, (0.0, 1.0)),
+        ]
