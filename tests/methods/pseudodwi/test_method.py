@@ -203,3 +203,11 @@ def test_maps_ablation_outputs_no_pseudo_dwi(tiny_case, tmp_path):
     assert set(out) == {"mask", "probability", "uncertainty"}
     panels = method.overlay_panels(prepared, out)
     assert [p.title for p in panels] == ["Tmax (s)", "core on Tmax"]
+
+
+def test_training_targets_without_a_dwi(tiny_case):
+    cfg = PseudoDwiConfig(**SMALL, segment_from="maps")
+    vols = tiny_case.load_roles(["ctp", "cbf", "cbv", "mtt", "tmax"])
+    p = prepare_volumes(vols, cfg, label=tiny_case.load("core"))
+    assert p.data["label"].any() and not p.data["dwi"].any()
+    assert p.data["attention"].max() == cfg.w

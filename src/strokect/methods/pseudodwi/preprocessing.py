@@ -111,7 +111,7 @@ def prepare_volumes(
         or none of them (computed with `compute_maps`).
     cfg : PseudoDwiConfig
     dwi, label : Volume, optional
-        Training only: the DWI and the core mask on the same grid; they become
+        Training only: the DWI (absent: a zero target) and the core mask on the same grid; they become
         ``data["dwi"]`` (scaled to [0, 1] by its minimum and 99th percentile), ``data["label"]``
         and ``data["attention"]`` (Eq. 9) on the network grid, and ``label`` on the output grid.
 
@@ -181,14 +181,19 @@ def prepare_volumes(
         history=history,
         data={"tmax": arrays["tmax"]},
     )
-    if dwi is not None:
-        _add_training_targets(prepared, grid, dwi, label, brain, cfg)
+    if dwi is not None or label is not None:
+        _add_training_targets(prepared, grid, dwi, label, cfg)
     return prepared
 
 
-def _add_training_targets(prepared, grid, dwi, label, brain, cfg) -> None:
-    check_same_geometry({"cbf": grid, "dwi": dwi, **({"core": label} if label else {})})
-    target = dwi_target_scale(np.nan_to_num(np.asarray(dwi.array, np.float32)))
+def _add_training_targets(prepared, grid, dwi, label, cfg) -> None:
+    """The targets on the network grid; without a DWI (SLNet on the maps, an ablation) the
+    synthesis target is zero (unused)."""
+    others = {**({"dwi": dwi} if dwi is not None else {}), **({"core": label} if label else {})}
+    check_same_geometry({"cbf": grid, **others})
+    target = np.zeros(grid.spatial_shape, np.float32)
+    if dwi is not None:
+        target = dwi_target_scale(np.nan_to_num(np.asarray(dwi.array, np.float32)))
     lab = np.zeros(grid.spatial_shape, bool) if label is None else np.asarray(label.array) > 0
     prepared.label = lab.astype(np.uint8)
     if cfg.pixel_mm is not None:
