@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_threecnn import CHILD
+from benchmarks.bench_threecnn import timed_segment
 
 SHAPE = (50, 16, 256, 256)
 
@@ -43,28 +43,9 @@ def make_ctp(folder: Path) -> Path:
 
 
 def segment_run(ctp: Path, out: Path, weights: str | None, threads: int) -> dict:
-    import subprocess
-    import sys
-
-    cmd = [sys.executable, "-c", CHILD, "segment", "--method", "pseudodwi", "--input",
-           f"ctp={ctp}", "-o", str(out), "--overwrite", "--quiet", "--threads", str(threads)]  # fmt: skip
-    if weights:
-        cmd += ["--weights", weights]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-2000:])
-    rss = float(proc.stderr.rsplit("RSS_MB", 1)[1].split()[0])
-    prov = json.loads((out / "provenance.json").read_text())
-    return {
-        "threads": threads,
-        "wall_s": round(wall, 2),
-        "peak_rss_mb": round(rss),
-        "timings_s": prov["timings_s"],
-        "core_ml": prov["volumes_ml"]["mask"],
-        "ensemble": len(prov["weights"]),
-    }
+    run = timed_segment(["--method", "pseudodwi", "--input", f"ctp={ctp}"], out, weights, threads)
+    volumes = run.pop("volumes_ml")
+    return {**run, "core_ml": volumes["mask"]}
 
 
 def training_throughput(base_filters: int, size: int = 112, steps: int = 3) -> dict:

@@ -92,14 +92,11 @@ def make_512(folder: Path) -> Path:
     return write_volume(vol, folder / "fu_512x512x32.nii.gz")
 
 
-def segment_run(
-    method: str, ct: Path, out: Path, weights: str | None, precision: str, threads: int
-) -> dict:
-    """A fresh ``strokect segment --method METHOD`` process on a follow-up NCCT (also used by
-    ``bench_fu2bl.py``): wall time, peak RSS, the pipeline's stage timings."""
-    cmd = [sys.executable, "-c", CHILD, "segment", "--method", method, "--input",
-           f"ncct_followup={ct}", "-o", str(out), "--overwrite", "--quiet",
-           "--threads", str(threads), "--set", f"precision={precision}"]  # fmt: skip
+def timed_segment(args: list[str], out: Path, weights: str | None, threads: int) -> dict:
+    """A fresh ``strokect segment ARGS -o OUT`` process (also used by ``bench_fu2bl.py`` and
+    ``bench_pseudodwi.py``): wall time, peak RSS, the pipeline's stage timings, the volumes."""
+    cmd = [sys.executable, "-c", CHILD, "segment", *args, "-o", str(out), "--overwrite",
+           "--quiet", "--threads", str(threads)]  # fmt: skip
     if weights:
         cmd += ["--weights", weights]
     t0 = time.perf_counter()
@@ -110,14 +107,24 @@ def segment_run(
     rss = float(proc.stderr.rsplit("RSS_MB", 1)[1].split()[0])
     prov = json.loads((out / "provenance.json").read_text())
     return {
-        "precision": precision,
         "threads": threads,
         "wall_s": round(wall, 2),
         "peak_rss_mb": round(rss),
         "timings_s": prov["timings_s"],
-        "infarct_ml": prov["volumes_ml"]["infarct"],
+        "volumes_ml": prov["volumes_ml"],
         "ensemble": len(prov["weights"]),
     }
+
+
+def segment_run(
+    method: str, ct: Path, out: Path, weights: str | None, precision: str, threads: int
+) -> dict:
+    """`timed_segment` of ``--method METHOD`` on a follow-up NCCT at ``precision``."""
+    args = ["--method", method, "--input", f"ncct_followup={ct}", "--set",
+            f"precision={precision}"]  # fmt: skip
+    run = timed_segment(args, out, weights, threads)
+    volumes = run.pop("volumes_ml")
+    return {"precision": precision, **run, "infarct_ml": volumes["infarct"]}
 
 
 def main() -> None:

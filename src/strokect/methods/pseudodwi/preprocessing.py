@@ -35,7 +35,6 @@ from strokect.preprocess.intensity import zscore_in_mask
 from strokect.preprocess.resample import resample_onto, reslice_to_spacing
 
 __all__ = [
-    "CHANNELS",
     "compute_maps",
     "perfusion_config",
     "prepare_case",
@@ -49,10 +48,6 @@ _CACHE_VERSION = 1
 
 def frame_channels(c_e: int) -> list[str]:
     return [f"frame_{i}" for i in range(c_e)]
-
-
-#: Channel order of `Prepared.image` (with C_e = 6): maps, F_l, then the C_e frames of I*.
-CHANNELS = [*MAP_ROLES, "mip", *frame_channels(6)]
 
 
 def perfusion_config(cfg: PseudoDwiConfig):
