@@ -2,6 +2,8 @@
 
 `overlay_figure` draws one slice; `panels_figure` draws several images of one case side by side
 (a method's `strokect.methods.base.Method.overlay_panels`), each with `draw_overlay`.
+`annotate_slice` adds the patient's left/right (`edge_labels`, from the volume's direction) and a
+scale bar in mm to a drawn slice.
 
 Figures are built with matplotlib's object-oriented API (``matplotlib.figure.Figure`` on a
 ``FigureCanvasAgg``): no pyplot state, no window, and the user's matplotlib backend is never
@@ -235,3 +237,116 @@ def save_png(fig, path: str | Path, *, dpi: float | None = None, tight: bool = F
     with atomic_output(path) as tmp:
         tmp.write_bytes(figure_to_png_bytes(fig, dpi=dpi, tight=tight))
     return path
+
+
+# ------------------------------------------------------------------ orientation and scale
+#: LPS letter of each world axis (x, y, z): for the positive, then the negative direction
+_LPS_LETTERS = (("L", "R"), ("P", "A"), ("S", "I"))
+#: scale-bar lengths to choose from, in mm
+_BAR_MM = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0)
+
+
+def _lps_letter(vector: np.ndarray) -> str:
+    k = int(np.argmax(np.abs(vector)))
+    return _LPS_LETTERS[k][0 if vector[k] > 0 else 1]
+
+
+def edge_labels(
+    direction: np.ndarray,
+    *,
+    order: tuple[int, int] = (0, 1),
+    flips: tuple[bool, bool] = (False, False),
+) -> dict[str, str]:
+    """The patient side at each edge of an axial slice as ``imshow`` draws it (row 0 on top).
+
+    Parameters
+    ----------
+    direction
+        The `Volume` direction (ITK, LPS): column ``j`` is the world unit vector of index axis
+        ``j`` in the order ``(x, y, z)``.
+    order, flips
+        How the slice ``(y, x)`` was turned before it was drawn (as
+        `strokect.preprocess.overlay.screen_view` does): ``order`` the slice axes (0 = y,
+        1 = x) that became screen rows and columns, ``flips`` whether each screen axis was
+        reversed. The default is the slice as stored.
+
+    Returns
+    -------
+    dict
+        ``{"left", "right", "top", "bottom"}`` -> ``"R"``, ``"L"``, ``"A"``, ``"P"``, ``"S"`` or
+        ``"I"``: the dominant world direction of that edge (for an identity direction the
+        patient's left is on the right, radiological convention).
+    """
+    d = np.asarray(direction, dtype=float).reshape(3, 3)
+    along = {0: d[:, 1], 1: d[:, 0]}  # slice axis 0 runs along index y, axis 1 along index x
+    rows = along[order[0]] * (-1.0 if flips[0] else 1.0)
+    cols = along[order[1]] * (-1.0 if flips[1] else 1.0)
+    return {
+        "left": _lps_letter(-cols),
+        "right": _lps_letter(cols),
+        "top": _lps_letter(-rows),
+        "bottom": _lps_letter(rows),
+    }
+
+
+def draw_orientation(
+    ax, labels: Mapping[str, str], *, letters: str = "LR", fontsize: float = 8
+) -> None:
+    """Write the `edge_labels` letters in ``letters`` at their edges of ``ax`` (white on black)."""
+    where = {"left": (0.03, 0.5, "left", "center"), "right": (0.97, 0.5, "right", "center"),
+             "top": (0.5, 0.97, "center", "top"), "bottom": (0.5, 0.03, "center", "bottom")}  # fmt: skip
+    box = {"boxstyle": "square,pad=0.15", "facecolor": "black", "alpha": 0.6, "linewidth": 0}
+    for edge, (x, y, ha, va) in where.items():
+        if labels.get(edge) in letters:
+            ax.text(x, y, labels[edge], transform=ax.transAxes, ha=ha, va=va, color="white",
+                    fontsize=fontsize, fontweight="bold", bbox=box)  # fmt: skip
+
+
+def scale_bar_mm(width_mm: float) -> float:
+    """A round bar length (1, 2, 5 x 10^k mm) of at most a fifth of ``width_mm``."""
+    fits = [b for b in _BAR_MM if b <= width_mm / 5.0]
+    return fits[-1] if fits else _BAR_MM[0]
+
+
+def draw_scale_bar(ax, *, mm_per_pixel: float, fontsize: float = 7, color: str = "white") -> float:
+    """Draw a horizontal scale bar in the bottom-left corner of an ``imshow`` axes.
+
+    ``mm_per_pixel`` is the pixel width in mm (the spacing of the screen columns). Call it after
+    the image is drawn: the bar is placed from the axes' data limits. Returns the length in mm.
+    """
+    (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    length_mm = scale_bar_mm((x1 - x0) * mm_per_pixel)
+    start, y = x0 + 0.05 * (x1 - x0), y0 + 0.93 * (y1 - y0)  # rows grow downwards
+    if not ax.yaxis_inverted():
+        y = y1 - 0.93 * (y1 - y0)
+    end = start + length_mm / mm_per_pixel
+    ax.plot([start, end], [y, y], color="black", linewidth=3.5, solid_capstyle="butt",
+            scalex=False, scaley=False)  # fmt: skip
+    ax.plot([start, end], [y, y], color=color, linewidth=2, solid_capstyle="butt",
+            scalex=False, scaley=False)  # fmt: skip
+    ax.annotate(f"{length_mm:g} mm", ((start + end) / 2, y), xytext=(0, 3),
+                textcoords="offset points", ha="center", va="bottom", color=color,
+                fontsize=fontsize)  # fmt: skip
+    return length_mm
+
+
+def annotate_slice(
+    ax,
+    *,
+    direction: np.ndarray | None,
+    spacing_mm: Sequence[float],
+    order: tuple[int, int] = (0, 1),
+    flips: tuple[bool, bool] = (False, False),
+    fontsize: float = 8,
+) -> dict[str, str] | None:
+    """Left/right marker (`edge_labels`, none when ``direction`` is None) and a mm scale bar.
+
+    ``spacing_mm`` is the volume's ``(z, y, x)`` spacing; ``order``/``flips`` as in
+    `edge_labels`. Returns the edge labels drawn from.
+    """
+    draw_scale_bar(ax, mm_per_pixel=float(spacing_mm[1:][order[1]]), fontsize=fontsize - 1)
+    if direction is None:
+        return None
+    labels = edge_labels(direction, order=order, flips=flips)
+    draw_orientation(ax, labels, fontsize=fontsize)
+    return labels
