@@ -198,7 +198,7 @@ def test_segment_accepts_ncct_for_the_ct_role(toy_run, tmp_path):
     by_ncct = segment(roles, tmp_path / "a", weights=run)
     by_ct = segment(case, tmp_path / "b", weights=run)
     assert by_ncct.n_voxels == by_ct.n_voxels
-    assert by_ncct.provenance["inputs"]["ct"]["path"].endswith("ct.nii.gz")
+    assert by_ncct.provenance["inputs"]["ct"]["file"] == "ct.nii.gz"
 
 
 def test_case_folder_with_nrrd_mhd_and_nhdr_files(toy_run, tmp_path):
@@ -253,9 +253,10 @@ def test_dicom_folder_with_several_series_picked_per_input(toy_run, tmp_path, ca
     assert "Doe" not in written and "PID-778899" not in written  # the DICOM patient tags
 
 
-def test_dataset_root_needs_case_and_isles2024_subject_folder(toy_run, tmp_path, capsys):
-    """A dataset root of several cases needs --case; an ISLES 2024 rawdata/sub-* folder is one
-    case, its perfusion maps taken from the space-ncct derivatives (the NCCT grid)."""
+def test_dataset_root_is_a_cohort_and_isles2024_subject_folder(toy_run, tmp_path, capsys):
+    """A dataset root of several cases is a cohort (one folder per case), --case picks one; an
+    ISLES 2024 rawdata/sub-* folder is one case, its perfusion maps taken from the space-ncct
+    derivatives (the NCCT grid)."""
     run, case, _ = toy_run
     root = tmp_path / "isles24"
     for sub in ("sub-a", "sub-b"):
@@ -267,13 +268,15 @@ def test_dataset_root_needs_case_and_isles2024_subject_folder(toy_run, tmp_path,
             write_volume(coarse, raw / "perfusion-maps" / f"{sub}_ses-01_{r}.nii.gz")
             der = root / "derivatives" / sub / "ses-01" / "perfusion-maps"
             write_volume(vols[r], der / f"{sub}_ses-01_space-ncct_{r}.nii.gz")
+    cohort = tmp_path / "cohort"
+    code = main(["segment", str(root), "-o", str(cohort), "--weights", str(run), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert (cohort / "sub-a" / "provenance.json").is_file() and (cohort / "sub-b").is_dir()
     out = tmp_path / "o"
-    code = main(["segment", str(root), "-o", str(out), "--weights", str(run), "--quiet"])
-    assert code == 2 and "dataset of 2 cases" in capsys.readouterr().err
     code = main(["segment", str(root), "--case", "sub-b", "-o", str(out), "--weights", str(run)])
     assert code == 0, capsys.readouterr().err
     prov = json.loads((out / "provenance.json").read_text())
-    assert prov["case_id"] == "sub-b" and "space-ncct_cbf" in prov["inputs"]["cbf"]["path"]
+    assert prov["case_id"] == "sub-b" and "space-ncct_cbf" in prov["inputs"]["cbf"]["file"]
     result = segment(root / "rawdata" / "sub-a", weights=run)
     assert result.provenance["case_id"] == "sub-a"
 
@@ -298,8 +301,8 @@ def test_isles2024_subject_folder_written_by_synth(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["case_id"] == subject.name
-    assert prov["inputs"]["ct"]["path"].endswith("_ncct.nii.gz")
-    assert "space-ncct_cbv" in prov["inputs"]["cbv"]["path"]
+    assert prov["inputs"]["ct"]["file"].endswith("_ncct.nii.gz")
+    assert "space-ncct_cbv" in prov["inputs"]["cbv"]["file"]
 
 
 def test_dicom_slice_gap_refused_unless_allowed_and_recorded(toy_run, tmp_path, capsys):

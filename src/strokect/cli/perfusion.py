@@ -42,6 +42,18 @@ import click
     "--no-report", "no_report", is_flag=True, help="Skip report.html / report.png (maps only)."
 )
 @click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
+@click.option("--workers", type=int, help="Cohort: a local Dask cluster of N worker processes.")
+@click.option("--scheduler", metavar="ADDRESS", help="Cohort: an existing Dask cluster.")
+@click.option(
+    "--num-parts", type=int, default=1, show_default=True, help="Cohort: array job parts."
+)
+@click.option(
+    "--part-id", type=int, default=0, show_default=True, help="Cohort: this part (0-based)."
+)
+@click.option(
+    "--resume", is_flag=True, help="Cohort: keep finished studies with the same settings."
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 def perfusion(
     input4d,
     out_dir,
@@ -54,9 +66,18 @@ def perfusion(
     motion_correction,
     no_report,
     overwrite,
+    workers,
+    scheduler,
+    num_parts,
+    part_id,
+    resume,
+    quiet,
 ):
-    """Perfusion maps and readout from a 4D CTP (NIfTI file or DICOM folder)."""
+    """Perfusion maps and readout from a 4D CTP (NIfTI file or DICOM folder), or from every
+    study of a cohort: a dataset root (ctp role), a folder of 4D image files or a folder of
+    DICOM study folders (one folder per study in OUTPUT, plus readout.csv, cohort.json)."""
     from strokect.perfusion import PerfusionConfig, run_perfusion
+    from strokect.pipelines.cohort import is_perfusion_cohort
 
     cfg = PerfusionConfig(
         method=method,
@@ -66,6 +87,23 @@ def perfusion(
         tmax_estimator=tmax_estimator,
         motion_correction=motion_correction,
     )
+    if is_perfusion_cohort(input4d):
+        if aif_mask is not None:
+            raise click.UsageError("--aif-mask is per study: not for a cohort")
+        _perfusion_cohort(
+            input4d, out_dir, cfg, report=not no_report, workers=workers, scheduler=scheduler,
+            num_parts=num_parts, part_id=part_id, resume=resume, overwrite=overwrite, quiet=quiet,
+        )  # fmt: skip
+        return
+    cohort_only = {"--workers": workers, "--scheduler": scheduler, "--resume": resume or None}
+    given = [k for k, v in cohort_only.items() if v is not None] + (
+        ["--num-parts/--part-id"] if (num_parts, part_id) != (1, 0) else []
+    )
+    if given:
+        raise click.UsageError(
+            f"{', '.join(given)}: only for a cohort (a dataset root, a folder of 4D files or of "
+            "DICOM study folders)"
+        )
     summary = run_perfusion(
         input4d,
         out_dir,
@@ -80,3 +118,24 @@ def perfusion(
         f"mismatch {r['mismatch_ml']} mL; maps in {out_dir}"
         + ("" if no_report else f"; report {out_dir}/report.html")
     )
+
+
+def _perfusion_cohort(root, out_dir, cfg, *, report, quiet, **run):
+    from pathlib import Path
+
+    from strokect.cli.segment import CohortFailures
+    from strokect.pipelines.cohort import find_cohort, run_cohort, summary_line
+    from strokect.pipelines.perfusion_cohort import PerfusionTask
+
+    cases, problems = find_cohort(root, files_are_cases=True)
+    result = run_cohort(
+        cases, PerfusionTask(cfg, report=report), out_dir=out_dir, problems=problems,
+        quiet=quiet, **run,
+    )  # fmt: skip
+    click.echo(summary_line(result, Path(out_dir)))
+    if result.n_failed:
+        first = next(r for r in result.records if r["status"] == "failed")
+        raise CohortFailures(
+            f"{result.n_failed} of {len(result.records)} studies failed (first: "
+            f"{first['case_id']}: {first['message']}); every reason in {result.paths['summary']}"
+        )

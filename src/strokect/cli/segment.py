@@ -57,22 +57,81 @@ import click
     help="DICOM: interpolate across a missing slice instead of refusing the series.",
 )
 @click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
+@click.option(
+    "--output-format",
+    type=click.Choice(["nifti", "dicom-seg", "both"]),
+    default="nifti",
+    show_default=True,
+    help="Masks as NIfTI, as one DICOM-SEG referencing the DICOM input, or both.",
+)
+@click.option(
+    "--anonymize", is_flag=True, help="DICOM-SEG: blank the patient and study identifiers."
+)
+@click.option("--no-report", is_flag=True, help="Skip report.html / report.png.")
+@click.option(
+    "--workers", type=int, help="Cohort: run on a local Dask cluster of N worker processes."
+)
+@click.option(
+    "--scheduler", metavar="ADDRESS", help="Cohort: run on an existing Dask cluster (tcp://...)."
+)
+@click.option(
+    "--num-parts", type=int, default=1, show_default=True, help="Cohort: array job parts."
+)
+@click.option(
+    "--part-id", type=int, default=0, show_default=True, help="Cohort: this part (0-based)."
+)
+@click.option(
+    "--resume", is_flag=True, help="Cohort: keep finished cases made with the same settings."
+)
 def segment(
     input_path, out_dir, method, weights, inputs, case_id, options, device, threads, seed, quiet,
-    allow_slice_gaps, overwrite,
+    allow_slice_gaps, overwrite, output_format, anonymize, no_report, workers, scheduler,
+    num_parts, part_id, resume,
 ):  # fmt: skip
-    """Segment one case with a method: INPUT is a case folder (ISLES 2018 case, ISLES 2024
-    rawdata/sub-* folder, <role>.nii.gz files), a dataset root or manifest (with --case), and/or
-    images given with --input ROLE=PATH.
+    """Segment one case, or every case of a cohort, with a method.
+
+    INPUT is a case folder (ISLES 2018 case, ISLES 2024 rawdata/sub-* folder, <role>.nii.gz
+    files), a dataset root or manifest (with --case: that case), and/or images given with
+    --input ROLE=PATH. A dataset root or a folder of DICOM study folders without --case is a
+    cohort: one folder per case in OUTPUT, plus volumes.csv, cohort_cases.csv and cohort.json
+    (docs/cohorts.md).
 
     Writes every output of the method on the input's exact grid (mask, probability,
-    uncertainty...), volumes.csv/.json (mL, one row per mask), provenance.json and overlay.png.
-    Research software, not for clinical use.
+    uncertainty...), volumes.csv/.json (mL, one row per mask), provenance.json, overlay.png and
+    report.html/.png. Research software, not for clinical use.
     """
-    from strokect.pipelines.segment import segment as run_segment
+    from strokect.pipelines.cohort import is_cohort_root
 
     if input_path is None and not inputs:
         raise click.UsageError("give INPUT (a case folder) or the images with --input ROLE=PATH")
+    command = private_command(sys.argv[1:])
+    cohort = (
+        input_path is not None and case_id is None and not inputs and is_cohort_root(input_path)
+    )
+    batch_only = {
+        "--workers": workers is not None,
+        "--scheduler": scheduler is not None,
+        "--num-parts": num_parts != 1,
+        "--part-id": part_id != 0,
+        "--resume": resume,
+    }
+    if cohort:
+        _segment_cohort(
+            input_path, out_dir, method=method, weights=weights, options=options, device=device,
+            threads=threads, seed=seed, quiet=quiet, allow_slice_gaps=allow_slice_gaps,
+            overwrite=overwrite, output_format=output_format, anonymize=anonymize,
+            workers=workers, scheduler=scheduler, num_parts=num_parts, part_id=part_id,
+            resume=resume, command=command,
+        )  # fmt: skip
+        return
+    given = [k for k, v in batch_only.items() if v]
+    if given:
+        raise click.UsageError(
+            f"{', '.join(given)}: only for a cohort (a dataset root or a folder of DICOM studies "
+            "as INPUT, without --case or --input)"
+        )
+    from strokect.pipelines.segment import segment as run_segment
+
     result = run_segment(
         input_path,
         out_dir,
@@ -87,8 +146,53 @@ def segment(
         overwrite=overwrite,
         quiet=quiet,
         allow_slice_gaps=allow_slice_gaps,
-        command=shlex.join(["strokect", *sys.argv[1:]]),
+        command=command,
+        output_format=output_format,
+        anonymize=anonymize,
+        report=not no_report,
     )
     for name, ml in result.volumes_ml.items():
         click.echo(f"{name}: {ml:.2f} mL ({result.n_voxels[name]} voxels)")
     click.echo(f"outputs in {result.out_dir}")
+
+
+def _segment_cohort(root, out_dir, *, workers, scheduler, num_parts, part_id, resume, quiet,
+                    overwrite, **settings):  # fmt: skip
+    from strokect.pipelines.cohort import find_cohort, run_cohort, summary_line
+    from strokect.pipelines.segment_cohort import SegmentTask
+
+    cases, problems = find_cohort(root)
+    task = SegmentTask(**settings)
+    result = run_cohort(
+        cases, task, out_dir=out_dir, problems=problems, workers=workers, scheduler=scheduler,
+        num_parts=num_parts, part_id=part_id, resume=resume, overwrite=overwrite, quiet=quiet,
+    )  # fmt: skip
+    click.echo(summary_line(result, Path(out_dir)))
+    if result.n_failed:
+        first = next(r for r in result.records if r["status"] == "failed")
+        raise CohortFailures(
+            f"{result.n_failed} of {len(result.records)} cases failed (first: {first['case_id']}: "
+            f"{first['message']}); every reason in {result.paths['summary']}"
+        )
+
+
+class CohortFailures(click.ClickException):
+    """Some cases of a cohort failed (the others are written): exit status 1."""
+
+    exit_code = 1
+
+
+def private_command(argv: list[str]) -> str:
+    """The command line with every existing path replaced by ``<path>`` (recorded in outputs:
+    a folder name may identify a patient)."""
+    out: list[str] = []
+    for token in argv:
+        key, sep, value = token.partition("=")
+        if out and out[-1] in ("-o", "--output"):
+            token = "<output>"
+        elif Path(token.partition("::")[0]).exists():
+            token = "<path>"
+        elif sep and not key.startswith("-") and Path(value.partition("::")[0]).exists():
+            token = f"{key}=<path>"
+        out.append(token)
+    return shlex.join(["strokect", *out])

@@ -218,6 +218,20 @@ def _candidate_files(folder: Path) -> list[Path]:
     return files
 
 
+def is_dicom_file(path: str | Path) -> bool:
+    """``path`` is a DICOM image file (header read only)."""
+    return _header(Path(path)) is not None
+
+
+def contains_dicom(folder: str | Path) -> bool:
+    """``folder`` holds a DICOM image somewhere below it (stops at the first one found)."""
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if any(is_dicom_file(Path(root) / n) for n in sorted(names) if not n.startswith(".")):
+            return True
+    return False
+
+
 def scan_folder(folder: str | Path) -> dict[str, list[SliceHeader]]:
     """Headers of every DICOM image under ``folder`` (recursively), grouped by series UID.
 

@@ -133,17 +133,21 @@ def run_perfusion(
     method: str | None = None,
     overwrite: bool = False,
     report: bool = True,
+    series: str | None = None,
 ) -> dict:
     """Read a 4D CTP (NIfTI or DICOM folder), compute maps and readout, write everything.
 
     ``out_dir`` must be new or empty unless ``overwrite`` is set. With ``report`` (default) the
     folder also gets ``report.html`` and ``report.png`` (`strokect.report.perfusion`). Returns the
-    summary dict also written to ``out_dir/perfusion.json``.
+    summary dict also written to ``out_dir/perfusion.json``. ``series`` picks one series of a
+    DICOM folder holding several (as `strokect.io.read_volume`).
     """
     cfg = config or PerfusionConfig()
     if method is not None:
         cfg = replace(cfg, method=method)
-    ctp = require_4d(read_volume(input_path), name=str(input_path), min_frames=cfg.min_frames)
+    ctp = require_4d(
+        read_volume(input_path, series=series), name=str(input_path), min_frames=cfg.min_frames
+    )
     check_input("ctp", ctp)  # a series without a contrast bolus gives confident wrong maps
     aif_mask = read_volume(aif_mask_path) if aif_mask_path is not None else None
     with staged_output_dir(out_dir, overwrite=overwrite) as tmp:

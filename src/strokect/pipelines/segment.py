@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 #: slower at 512x512x32 when the machine was quiet, 2.2x slower with one other busy process.
 DEFAULT_THREADS = 1
 NOTE = "research software, not for clinical use"
+OUTPUT_FORMATS = ("nifti", "dicom-seg", "both")
 
 
 @dataclass
@@ -347,6 +348,8 @@ class _Run:
     allow_slice_gaps: bool = False
     domain: dict = field(default_factory=dict)
     output_checks: dict = field(default_factory=dict)
+    reuse_models: bool = False
+    output_format: str = "nifti"
 
     @contextmanager
     def stage(self, name: str, total: int = 1):
@@ -386,12 +389,24 @@ def predict_prepared(
     )
 
 
+#: Ensembles kept for the life of the process when `segment` is called with ``reuse_models``
+#: (cohort runs: the models of a worker load once, whatever the number of its cases).
+_ENSEMBLES: dict[tuple, tuple] = {}
+
+
+def cached_ensemble(paths: Sequence[Path], *, method: str, options: Sequence[str], device: str):
+    """`load_ensemble`, once per process for the same files, options and device."""
+    key = (method, tuple(str(Path(p).resolve()) for p in paths), tuple(options), device)
+    if key not in _ENSEMBLES:
+        _ENSEMBLES[key] = load_ensemble(paths, method=method, options=options, device=device)
+    return _ENSEMBLES[key]
+
+
 def _predict(run: _Run, paths: list[Path]):
     """Load the ensemble, read and prepare the inputs, predict, finalize (stages with bars)."""
+    load = cached_ensemble if run.reuse_models else load_ensemble
     with run.stage("load_weights", len(paths)):
-        models, calibration = load_ensemble(
-            paths, method=run.method, options=run.options, device=run.device
-        )
+        models, calibration = load(paths, method=run.method, options=run.options, device=run.device)
     first = models[0][0]
     if run.threads is None:  # the method's measured choice, else the pipeline's default
         run.threads = first.inference_plan().threads or DEFAULT_THREADS
@@ -410,6 +425,13 @@ def _predict(run: _Run, paths: list[Path]):
     selected = run.inputs.select(
         [*roles.required, *(r for r in roles.optional if r in run.inputs.roles)]
     )
+    if run.output_format != "nifti" and not any(
+        isinstance(src, Path) and src.is_dir() for src in selected.values()
+    ):
+        raise InputError(
+            f"--output-format {run.output_format}: no input is a DICOM series (a DICOM-SEG "
+            "references its source series); use --output-format nifti"
+        )
     with run.stage("read", len(selected)) as bar:
         volumes = _read_inputs(
             selected, run.inputs, bar, run.checks, allow_slice_gaps=run.allow_slice_gaps
@@ -449,6 +471,10 @@ def segment(
     quiet: bool = True,
     allow_slice_gaps: bool = False,
     command: str | None = None,
+    output_format: str = "nifti",
+    anonymize: bool = False,
+    report: bool = True,
+    reuse_models: bool = False,
 ) -> SegmentResult:
     """Segment one case with a registered method; write its outputs when ``out_dir`` is given.
 
@@ -483,7 +509,19 @@ def segment(
         DICOM inputs: interpolate across a missing slice instead of refusing the series (the
         interpolated planes are recorded in the provenance).
     command : str, optional
-        The command line recorded in the provenance (the CLI passes its own).
+        The command line recorded in the provenance (the CLI passes its own, with every path
+        replaced by a placeholder).
+    output_format : {"nifti", "dicom-seg", "both"}
+        The masks as NIfTI files, as one DICOM-SEG (``segmentation.dcm``, one segment per
+        mask, referencing the source series: the input of the output grid must be DICOM), or
+        both. Probability and other non-mask outputs are NIfTI in every case.
+    anonymize : bool
+        DICOM-SEG: blank the patient and study identifiers copied from the source
+        (`strokect.io.dicomseg.write_dicom_seg`).
+    report : bool
+        Write ``report.html`` and ``report.png`` (`strokect.report.segment_report`).
+    reuse_models : bool
+        Keep the loaded ensemble in this process for later calls (cohort workers).
 
     Returns
     -------
@@ -494,9 +532,13 @@ def segment(
     threads = None if threads is None else int(threads)
     if threads is not None and threads < 1:
         raise InputError(f"--threads must be >= 1; got {threads}")
+    if output_format not in OUTPUT_FORMATS:
+        raise InputError(
+            f"--output-format must be one of {', '.join(OUTPUT_FORMATS)}; got {output_format!r}"
+        )
     run = _Run(
         case_inputs, method, list(options), _device(device), threads, seed, quiet,
-        allow_slice_gaps=allow_slice_gaps,
+        allow_slice_gaps=allow_slice_gaps, reuse_models=reuse_models, output_format=output_format,
     )  # fmt: skip
     paths = _weight_files(method, weights, case_inputs.roles)
     staging = (
@@ -521,12 +563,24 @@ def segment(
             tables = [_volume_row(run, k, v, n_voxels[k], volumes_ml[k]) for k, v in masks.items()]
             provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
             with run.stage("write", len(outputs) + 1):
-                written = _write(outputs, tmp, tables, provenance, primary)
+                nifti = outputs if output_format != "dicom-seg" else _not_masks(outputs)
+                extra = {}
+                if output_format != "nifti":
+                    extra["dicom_seg"] = _write_seg(run, selected, prepared, masks, tmp, anonymize)
+                    for name in masks:
+                        provenance["outputs"][name]["dicom_seg"] = extra["dicom_seg"].name
+                        if output_format == "dicom-seg":
+                            provenance["outputs"][name]["file"] = None
+                written = {**_write(nifti, tmp, tables, provenance, primary), **extra}
                 if primary in masks:
                     title = f"{method}: {primary} {volumes_ml[primary]:.2f} mL ({NOTE})"
                     written["overlay"] = _overlay(
                         tmp / "overlay.png", first, prepared, outputs, masks[primary].array, title
                     )
+                    if report:
+                        written.update(
+                            _report(tmp, first, prepared, outputs, volumes_ml, provenance, paths)
+                        )
             result.paths = {k: out_path / p.name for k, p in written.items()}
     provenance["timings_s"]["total_s"] = round(time.perf_counter() - t_start, 3)
     return result
@@ -604,12 +658,7 @@ def _provenance(run: _Run, first, calibration, plan, paths, selected, volumes, p
         "output_checks": run.output_checks,
         "preprocessing": prepared.history,
         "inputs": {
-            role: {
-                "path": None if isinstance(src, Volume) else str(src),
-                "series": None if isinstance(src, Volume) else run.inputs.series_of(role, src),
-                **_geometry(volumes[role]),
-            }
-            for role, src in selected.items()
+            role: _input_record(run, role, src, volumes[role]) for role, src in selected.items()
         },
         "device": run.device,
         "threads": run.threads,
@@ -617,6 +666,83 @@ def _provenance(run: _Run, first, calibration, plan, paths, selected, volumes, p
         "timings_s": {k: round(v, 3) for k, v in run.timings.items()},
         "note": NOTE,
     }
+
+
+def _input_record(run: _Run, role: str, source: Path | Volume, volume: Volume) -> dict:
+    """What the provenance says of one input: its format, file name and geometry, never its
+    folder (a DICOM folder, or the folder of a file, may be named after the patient)."""
+    if isinstance(source, Volume):
+        where = {"source": "in-memory Volume"}
+    elif source.is_dir():
+        where = {"source": "DICOM series", "series": run.inputs.series_of(role, source)}
+    else:
+        where = {"source": "file", "file": source.name}
+    return {**where, **_geometry(volume)}
+
+
+def _not_masks(outputs: Mapping[str, Volume]) -> dict[str, Volume]:
+    return {k: v for k, v in outputs.items() if v.metadata.get("kind") != "mask"}
+
+
+def _write_seg(run: _Run, selected, prepared: Prepared, masks, folder: Path, anonymize: bool):
+    """``segmentation.dcm``: every mask, referencing the DICOM series of the output grid."""
+    from strokect.io.dicomseg import write_dicom_seg
+
+    role = prepared.target.metadata.get("role")
+    source = selected.get(role)
+    if not isinstance(source, Path) or not source.is_dir():
+        raise InputError(
+            f"--output-format {run.output_format}: the masks lie on the grid of input {role!r}, "
+            "which is not a DICOM series (DICOM-SEG references its source series); use nifti"
+        )
+    return write_dicom_seg(
+        masks,
+        source,
+        folder / "segmentation.dcm",
+        series=run.inputs.series_of(role, source),
+        anonymize=anonymize,
+        series_description=f"strokect {run.method}",
+    )
+
+
+def model_cards(paths: Sequence[Path]) -> list[Path]:
+    """The model cards (``<model>.md`` beside shipped folds, ``model_card.md`` in a run)."""
+    import re
+
+    found = []
+    for p in paths:
+        for card in (
+            p.parent / (re.sub(r"_fold\d+$", "", p.stem) + ".md"),
+            p.with_suffix(".md"),
+            p.parent / "model_card.md",
+            p.parent.parent / "model_card.md",
+        ):
+            if card.is_file() and card not in found:
+                found.append(card)
+                break
+    return found
+
+
+def _report(folder, method, prepared, outputs, volumes_ml, provenance, paths) -> dict:
+    """``report.html`` and ``report.png`` (`strokect.report.segment_report`)."""
+    from strokect.report.segment_report import write_segment_report
+
+    panel = method.overlay_panels(prepared, outputs)[0]
+    background = (
+        panel.image
+        if isinstance(panel.image, Volume)
+        else prepared.target.with_array(np.asarray(panel.image, dtype=np.float32))
+    )
+    return write_segment_report(
+        folder,
+        outputs=outputs,
+        primary=method.primary_output,
+        background=background,
+        window=panel.window,
+        volumes_ml=volumes_ml,
+        provenance=provenance,
+        model_cards=model_cards(paths),
+    )
 
 
 def _calibration_source(method, options: Sequence[str]) -> str:
