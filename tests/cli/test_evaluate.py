@@ -118,6 +118,12 @@ def test_evaluate_reads_segment_outputs_against_a_dataset(tmp_path, capsys):
     doc = json.loads((out / "summary.json").read_text())
     assert doc["settings"]["reference_role"] == "core"
     assert doc["settings"]["model_scope"] == "not recorded in the weights"  # in the report too
+    from strokect.io.digest import sha256_file
+
+    (model,) = doc["models"]  # method and weights from the provenance, in the report too
+    assert model["n_cases"] == 3 and model["method"] == method.name
+    assert model["weights"] == [{"file": "model.pt", "sha256": sha256_file(weights)}]
+    assert sha256_file(weights)[:12] in (out / "report.html").read_text()
     assert "model_scope: not recorded" in (out / "report.html").read_text()
     rows = (out / "per_case.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["case_1", "case_2", "case_3"]
@@ -130,3 +136,58 @@ def test_evaluate_reads_segment_outputs_against_a_dataset(tmp_path, capsys):
     code = main(["evaluate", "--pred", str(preds), "--ref", str(root), "-o", str(tmp_path / "e"),
                  "--mask", "probability"])  # fmt: skip
     assert code == 2 and "is a probability, not a mask" in capsys.readouterr().err
+
+
+def _fake_segment_output(folder, case_id, mask, *, method, weights) -> None:
+    """What ``strokect segment`` leaves in a case folder, as far as ``evaluate`` reads it."""
+    import numpy as np
+
+    from strokect.io import Volume, write_volume
+
+    folder.mkdir(parents=True)
+    write_volume(
+        Volume(mask.astype(np.uint8), spacing_mm=(5.0, 0.9, 0.9)), folder / "lesion.nii.gz"
+    )
+    provenance = {
+        "case_id": case_id,
+        "method": method,
+        "weights": weights,
+        "primary_output": "lesion",
+        "outputs": {"lesion": {"file": "lesion.nii.gz", "kind": "mask"}},
+    }
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+
+
+def test_evaluate_reports_the_methods_and_weights_of_segment_outputs(tmp_path, capsys):
+    import numpy as np
+
+    from strokect.io import Volume, write_volume
+
+    sha_a, sha_b = "a1" * 32, "b2" * 32
+    weights_a = [{"file": "fold0.pt", "path": "/data/DOE^JANE/fold0.pt", "sha256": sha_a},
+                 {"file": "fold1.pt", "path": "/data/DOE^JANE/fold1.pt", "sha256": sha_b}]  # fmt: skip
+    (tmp_path / "ref").mkdir()
+    for i, (method, weights) in enumerate(
+        [("toynet", weights_a), ("toynet", weights_a), ("othernet", [])]
+    ):
+        ref = np.zeros((8, 20, 20), bool)
+        ref[3:5, 5:12, 5:12] = True
+        pred = np.roll(ref, i, axis=2)
+        write_volume(Volume(ref.astype(np.uint8), spacing_mm=(5.0, 0.9, 0.9)),
+                     tmp_path / "ref" / f"case{i}.nii.gz")  # fmt: skip
+        _fake_segment_output(tmp_path / "pred" / f"case{i}", f"case{i}", pred,
+                             method=method, weights=weights)  # fmt: skip
+    out = tmp_path / "out"
+    argv = ["evaluate", "--pred", str(tmp_path / "pred"), "--ref", str(tmp_path / "ref")]
+    assert main([*argv, "-o", str(out)]) == 0, capsys.readouterr().err
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["models"] == [
+        {"method": "toynet", "n_cases": 2, "weights": [{"file": "fold0.pt", "sha256": sha_a},
+                                                       {"file": "fold1.pt", "sha256": sha_b}]},
+        {"method": "othernet", "n_cases": 1, "weights": []},
+    ]  # fmt: skip
+    page = (out / "report.html").read_text()
+    models = page.split("<table class='models'>", 1)[1].split("</table>", 1)[0]
+    for text in ("toynet", "othernet", "fold0.pt", "fold1.pt", sha_a[:12], sha_b[:12]):
+        assert text in models
+    assert "DOE" not in models and "not recorded" in models  # othernet recorded no weights

@@ -49,6 +49,8 @@ class SegmentOutput:
     folder: Path
     scope: str = ""
     out_of_domain: bool | None = None
+    method: str | None = None
+    weights: tuple[tuple[str, str], ...] = ()  # (file name, SHA-256) per weights file
 
 
 def _read_one(folder: Path, mask: str | None) -> SegmentOutput:
@@ -69,6 +71,11 @@ def _read_one(folder: Path, mask: str | None) -> SegmentOutput:
             f"--mask {name}: output {name!r} of {folder} is a {outputs[name].get('kind')}, not a mask"
         )
     domain = prov.get("domain_check") or {}
+    weights = tuple(
+        (Path(str(w.get("file") or w.get("path") or "?")).name, str(w.get("sha256") or ""))
+        for w in prov.get("weights") or []
+        if isinstance(w, dict)
+    )
     return SegmentOutput(
         case_id=prov.get("case_id") or folder.name,
         mask=folder / outputs[name]["file"],
@@ -76,6 +83,8 @@ def _read_one(folder: Path, mask: str | None) -> SegmentOutput:
         folder=folder,
         scope=domain.get("scope", ""),
         out_of_domain=domain.get("out_of_domain"),
+        method=prov.get("method"),
+        weights=weights,
     )
 
 
@@ -96,6 +105,19 @@ def read_segment_outputs(pred: Path, mask: str | None = None) -> list[SegmentOut
             )
         seen[key] = out.folder
     return outputs
+
+
+def models_of(outputs: Sequence[SegmentOutput]) -> list[dict]:
+    """The distinct (method, weights) of ``outputs``, each with its number of cases, for the
+    report: ``[{"method", "weights": [{"file", "sha256"}], "n_cases"}]``."""
+    counts: dict[tuple, int] = {}
+    for out in outputs:
+        key = (out.method or "not recorded", out.weights)
+        counts[key] = counts.get(key, 0) + 1
+    return [
+        {"method": method, "weights": [{"file": f, "sha256": h} for f, h in weights], "n_cases": n}
+        for (method, weights), n in counts.items()
+    ]
 
 
 def _dataset_refs(ref: Path, roles: set[str | None]) -> tuple[dict, dict]:
@@ -198,5 +220,10 @@ def evaluate(
         flagged = sorted(o.case_id for o in outputs if o.out_of_domain)
         settings["out_of_domain_cases"] = ", ".join(flagged) or "none"
     return evaluate_cases(
-        cases, out_dir=out_dir, settings=settings, groups_ml=groups_ml, overwrite=overwrite
+        cases,
+        out_dir=out_dir,
+        settings=settings,
+        groups_ml=groups_ml,
+        overwrite=overwrite,
+        models=None if outputs is None else models_of(outputs),
     )

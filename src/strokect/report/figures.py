@@ -14,8 +14,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from strokect.io.overlay import draw_overlay, figure_to_png_bytes
+from strokect.io.overlay import annotate_slice, draw_overlay, figure_to_png_bytes
+from strokect.io.volume import Volume
 from strokect.preprocess.morphology import bounding_box
+from strokect.preprocess.overlay import radiological_view, screen_view
 from strokect.stats.agreement import BlandAltmanResult
 
 PRED_COLOR = "#e6194b"  # red: prediction outline
@@ -121,35 +123,50 @@ def overlay_mosaic(
     title: str = "",
     n_slices: int = 6,
     margin_mm: float = 30.0,
+    direction: np.ndarray | None = None,
 ) -> Figure:
     """Axial slices with prediction (red) and reference (green) outlines on the CT.
+
+    Every slice has a scale bar in mm and, when ``direction`` is given, is shown in radiological
+    view with the patient's left/right marked (`strokect.io.overlay.annotate_slice`).
 
     Parameters
     ----------
     pred, ref
         Binary masks ``(z, y, x)``.
     spacing_mm
-        ``(z, y, x)`` voxel size: sets the in-plane aspect ratio.
+        ``(z, y, x)`` voxel size: sets the in-plane aspect ratio and the scale bar.
     image
         CT ``(z, y, x)`` in HU on the same grid, shown with ``window_hu``; None = black background.
     margin_mm
         The view is cropped in-plane to both masks' bounding box enlarged by this margin.
+    direction
+        The masks' `Volume` direction (ITK, LPS); None shows the slices as stored, without a
+        left/right marker.
     """
     pred, ref = np.asarray(pred, bool), np.asarray(ref, bool)
     slices = _mosaic_slices(pred, ref, n_slices)
     ys, xs = _inplane_box(pred, ref, spacing_mm, margin_mm)
     pred, ref = pred[:, ys, xs], ref[:, ys, xs]
     image = None if image is None else np.asarray(image)[:, ys, xs]
+    order, flips = (0, 1), (False, False)
+    if direction is not None:  # only the direction matters to radiological_view
+        geometry = Volume(np.zeros((1, 1, 1), np.uint8), spacing_mm=spacing_mm, direction=direction)
+        order, flips = radiological_view(geometry)
     fig = Figure(figsize=(max(2.3 * len(slices), 6.5), 2.7), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(slices), squeeze=False)[0]
-    aspect = float(spacing_mm[1]) / float(spacing_mm[2])
+    in_plane = (float(spacing_mm[1]), float(spacing_mm[2]))
+    aspect = in_plane[order[0]] / in_plane[order[1]]
     for ax, z in zip(axes, slices):
+        shown = {k: screen_view(m[z], order, flips) for k, m in (("ref", ref), ("pred", pred))}
+        back = None if image is None else screen_view(image[z], order, flips)
         # reference drawn wider underneath, so it stays visible where both outlines coincide
-        draw_overlay(ax, None if image is None else image[z], {"ref": ref[z], "pred": pred[z]},
-                     window=window_hu, colors=(REF_COLOR, PRED_COLOR), fill_alpha=0.0,
-                     linewidths={"ref": 2.6, "pred": 1.1}, aspect=aspect)  # fmt: skip
+        draw_overlay(ax, back, shown, window=window_hu, colors=(REF_COLOR, PRED_COLOR),
+                     fill_alpha=0.0, linewidths={"ref": 2.6, "pred": 1.1}, aspect=aspect)  # fmt: skip
         ax.set_title(f"z = {z}", fontsize=8)
         ax.set_axis_off()
-    fig.suptitle(f"{title}  (green: reference, red: prediction)", fontsize=10)
+        annotate_slice(ax, direction=direction, spacing_mm=spacing_mm, order=order, flips=flips)
+    view = "; radiological view" if direction is not None else ""
+    fig.suptitle(f"{title}  (green: reference, red: prediction{view})", fontsize=10)
     return fig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from strokect.stats.summary import format_mean_sd, format_median_iqr
 
@@ -17,6 +17,8 @@ th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:right}th{background:#f
 td:first-child,th:first-child{text-align:left}.err{color:#b00020}.muted{color:#666;font-size:.85em}
 .figs{display:flex;flex-wrap:wrap;gap:12px}.figs img{border:1px solid #e0e0e0;max-width:100%}
 img.wide{max-width:100%;display:block;margin:6px 0 14px}
+.scroll{overflow-x:auto}table.cases{font-size:.8em}table.cases th{vertical-align:bottom}
+table.cases td:last-child,table.cases th:last-child{text-align:left;min-width:16em}
 """
 
 METRIC_LABELS: dict[str, str] = {
@@ -123,17 +125,79 @@ def _subgroups(summary: Mapping) -> dict[str, Mapping]:
     return groups | dict(summary["volume_groups"])
 
 
-def _cases_table(records: Sequence[Mapping], columns: Sequence[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ("case_id", "status", *columns, "message"))
+def _cases_table(
+    records: Sequence[Mapping],
+    columns: Sequence[str],
+    ranked: Collection[str] | None = None,
+    picks: Mapping[str, str] | None = None,
+) -> str:
+    """Per-case rows; a ``*`` marks the Dice of an evaluated case outside ``ranked``."""
+    picks = picks or {}
+    head = "".join(  # CSV column names, allowed to wrap after each "_"
+        f"<th>{html.escape(c).replace('_', '_<wbr>')}</th>"
+        for c in ("case_id", "status", *columns, "overlay", "message")
+    )
     rows = []
     for r in records:
         cls = " class='err'" if r["status"] != "ok" else ""
-        cells = "".join(f"<td>{_num(r.get(c))}</td>" for c in columns)
+        star = r["status"] == "ok" and ranked is not None and r["case_id"] not in ranked
+        cells = "".join(
+            f"<td>{_num(r.get(c))}{'*' if star and c == 'dice' else ''}</td>" for c in columns
+        )
         rows.append(
             f"<tr{cls}><td>{html.escape(r['case_id'])}</td><td>{html.escape(r['status'])}</td>{cells}"
-            f"<td style='text-align:left'>{html.escape(r.get('message', ''))}</td></tr>"
+            f"<td>{html.escape(picks.get(r['case_id'], ''))}</td>"
+            f"<td>{html.escape(r.get('message', ''))}</td></tr>"
         )
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    return f"<div class='scroll'><table class='cases'><tr>{head}</tr>{''.join(rows)}</table></div>"
+
+
+def _about(about: Mapping[str, str]) -> str:
+    if not about:
+        return ""
+    return (
+        f"<p class='muted'>strokect {html.escape(str(about.get('strokect_version', '?')))} · "
+        f"report made {html.escape(str(about.get('created', '?')))}</p>"
+    )
+
+
+def _models(models: Sequence[Mapping] | None) -> str:
+    """The methods and weights (file, short SHA-256) behind the predictions."""
+    if models is None:
+        return (
+            "<p>Methods and weights: <b>not recorded</b> (the predictions are mask files without "
+            "a strokect segment provenance).</p>"
+        )
+    rows = []
+    for m in models:
+        weights = list(m.get("weights") or []) or [{"file": "not recorded", "sha256": ""}]
+        for i, w in enumerate(weights):
+            first = (f"<td rowspan='{len(weights)}'>{html.escape(str(m.get('method') or 'not recorded'))}</td>"
+                     if i == 0 else "")  # fmt: skip
+            count = f"<td rowspan='{len(weights)}'>{m.get('n_cases', '')}</td>" if i == 0 else ""
+            sha = str(w.get("sha256") or "")
+            rows.append(
+                f"<tr>{first}<td>{html.escape(str(w.get('file', '')))}</td>"
+                f"<td title='{html.escape(sha)}'><code>{html.escape(sha[:12] or '–')}</code></td>"
+                f"{count}</tr>"
+            )
+    head = "<tr><th>method</th><th>weights file</th><th>SHA-256 (first 12)</th><th>cases</th></tr>"
+    return f"<table class='models'>{head}{''.join(rows)}</table>"
+
+
+def _mean_dice(mean_dice: Mapping | None) -> str:
+    if not mean_dice:
+        return ""
+    excluded = [f"{mean_dice['n_both_empty_excluded']} with both masks empty excluded"]
+    if mean_dice.get("n_empty_reference_excluded"):
+        excluded.append(
+            f"{mean_dice['n_empty_reference_excluded']} with an empty reference and a "
+            "predicted lesion excluded"
+        )
+    return (
+        f"<p class='meandice'><b>Mean Dice {_num(mean_dice['mean'])}</b> over the "
+        f"{mean_dice['n_cases']} cases with a non-empty reference ({'; '.join(excluded)}).</p>"
+    )
 
 
 def _img(b64: str, alt: str, cls: str = "") -> str:
@@ -148,18 +212,35 @@ def render_html(
     overlays: Sequence[tuple[str, str, str]],
     settings: Mapping[str, str],
     case_columns: Sequence[str],
+    about: Mapping[str, str] | None = None,
+    models: Sequence[Mapping] | None = None,
+    mean_dice: Mapping | None = None,
+    ranked: Collection[str] | None = None,
+    picks: Mapping[str, str] | None = None,
 ) -> str:
-    """The report page. ``figures``: name -> base64 PNG; ``overlays``: (label, case id, base64 PNG)."""
+    """The report page.
+
+    ``figures``: name -> base64 PNG; ``overlays``: (label, case id, base64 PNG); ``about``:
+    ``strokect_version`` and ``created``; ``models``: methods and weights (None = not
+    recorded); ``mean_dice``: `strokect.report.pipeline.mean_dice_nonempty_reference`;
+    ``ranked``: ids of the cases the overlays were picked from (the others' Dice gets a ``*``);
+    ``picks``: case id -> "best" / "median" / "worst".
+    """
     overall = summary["overall"]
     problems = [r for r in records if r["status"] != "ok"]
+    unranked = ranked is not None and any(
+        r["status"] == "ok" and r["case_id"] not in ranked for r in records
+    )
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>strokect evaluation</title><style>{_CSS}</style></head><body>",
-        "<h1>strokect evaluation report</h1>",
+        "<h1>strokect evaluation report</h1>", _about(about or {}),
         "<p class='muted'>" + " · ".join(f"{html.escape(k)}: {html.escape(str(v))}" for k, v in settings.items()) + "</p>",
         f"<p>{len(records)} cases: {overall['n_cases']} evaluated, {len(problems)} with problems; "
         f"{overall['n_both_empty']} with both masks empty (distances 0), {overall['n_one_empty']} with "
         "exactly one empty mask (distances undefined, counted as missing).</p>",
+        _mean_dice(mean_dice),
+        "<h2>Methods and weights</h2>", _models(models),
         "<h2>Summary</h2>", _metrics_table(overall["metrics"]),
         "<h2>Volume agreement</h2>", _agreement_table(overall["volume_agreement"]),
         "<div class='figs'>",
@@ -169,6 +250,7 @@ def render_html(
         "<h2>Subgroups (reference volume)</h2>",
         _subgroup_table(_subgroups(summary)),
         "<h2>Overlays: best, median and worst Dice</h2>",
+        "<p class='muted'>Cropped around both masks; L/R: the patient's side; bar: scale in mm.</p>",
         *(f"<h3>{html.escape(label)}: {html.escape(cid)}</h3>{_img(b64, cid, 'wide')}" for label, cid, b64 in overlays),
     ]  # fmt: skip
     if problems:
@@ -177,5 +259,11 @@ def render_html(
             for r in problems
         )
         parts += ["<h2 class='err'>Cases not evaluated</h2>", f"<ul class='err'>{items}</ul>"]
-    parts += ["<h2>All cases</h2>", _cases_table(records, case_columns), "</body></html>"]
+    parts += ["<h2>All cases</h2>", _cases_table(records, case_columns, ranked, picks)]
+    if unranked:
+        parts.append(
+            "<p class='muted'>* empty reference (Dice 1 when both masks are empty, 0 with any "
+            "predicted voxel): left out of the mean Dice and of the best/median/worst overlays.</p>"
+        )
+    parts.append("</body></html>")
     return "\n".join(parts)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from strokect.io.atomic import atomic_output, staged_output_dir
@@ -26,25 +28,67 @@ from strokect.report.figures import (
 )
 from strokect.report.html import render_html
 from strokect.stats import BlandAltmanResult, summarize_evaluation
+from strokect.version import __version__
 
 logger = logging.getLogger(__name__)
 
-#: Columns shown in the HTML per-case table.
-HTML_CASE_COLUMNS = ("dice", "hd95_mm", "assd_mm", "pred_volume_ml", "ref_volume_ml", "lesion_f1")
+#: Columns shown in the HTML per-case table (names and order as in ``per_case.csv``).
+HTML_CASE_COLUMNS = (
+    "dice", "precision", "recall", "hausdorff_mm", "hd95_mm", "assd_mm", "pred_volume_ml",
+    "ref_volume_ml", "lesion_f1",
+)  # fmt: skip
+#: what the report says of the methods and weights when the predictions carry no provenance
+NOT_RECORDED = "not recorded"
+
+
+def _has_reference_lesion(record: Mapping) -> bool:
+    ref_ml = float(record.get("ref_volume_ml", float("nan")))
+    return math.isfinite(ref_ml) and ref_ml > 0
+
+
+def mean_dice_nonempty_reference(records: Sequence[dict]) -> dict:
+    """Mean Dice of the evaluated cases whose reference is not empty.
+
+    A case with an empty reference has Dice 1 (both masks empty, by convention) or 0 (any
+    predicted voxel): either says nothing of how well lesions are outlined, so both are left
+    out and counted: ``n_both_empty_excluded`` and ``n_empty_reference_excluded`` (an empty
+    reference with a non-empty prediction). ``mean`` is None when no case is left.
+    """
+    ok = [r for r in records if r["status"] == "ok"]
+    used = [float(r["dice"]) for r in ok if _has_reference_lesion(r)]
+    both = sum(1 for r in ok if not _has_reference_lesion(r) and r.get("both_empty"))
+    return {
+        "mean": sum(used) / len(used) if used else None,
+        "n_cases": len(used),
+        "n_both_empty_excluded": both,
+        "n_empty_reference_excluded": len(ok) - len(used) - both,
+    }
+
+
+def ranked_cases(records: Sequence[dict]) -> list[dict]:
+    """The evaluated cases the overlays are picked from, by decreasing Dice (ties: case id).
+
+    Those of `mean_dice_nonempty_reference` (a non-empty reference); only when there is none,
+    the others (both-empty cases last: their overlay shows no outline at all).
+    """
+    ok = [r for r in records if r["status"] == "ok"]
+    ranked = [r for r in ok if _has_reference_lesion(r)]
+    ranked = ranked or [r for r in ok if not r["both_empty"]] or ok
+    return sorted(ranked, key=lambda r: (-r["dice"], r["case_id"]))
 
 
 def pick_best_median_worst(records: Sequence[dict]) -> list[tuple[str, dict]]:
-    """(label, record) of the evaluated cases with the highest, median and lowest Dice.
+    """(label, record) of the `ranked_cases` with the highest, median and lowest Dice.
 
-    Cases where both masks are empty are skipped (unless there is nothing else): their overlay
-    would show no outline at all.
+    The same cases are marked as ranked in the report's table, so "best" has the highest Dice
+    there and "worst" the lowest. Ties go to the lower case id for "best", the higher for
+    "worst"; "median" is the upper median.
     """
-    ok = [r for r in records if r["status"] == "ok"]
-    with_lesion = [r for r in ok if not r["both_empty"]]  # two empty masks show nothing
-    ok = sorted(with_lesion or ok, key=lambda r: (-r["dice"], r["case_id"]))
-    if not ok:
+    ranked = ranked_cases(records)
+    if not ranked:
         return []
-    picks = [("best", ok[0]), ("median", ok[(len(ok) - 1) // 2]), ("worst", ok[-1])]
+    picks = [("best", ranked[0]), ("median", ranked[(len(ranked) - 1) // 2]),
+             ("worst", ranked[-1])]  # fmt: skip
     seen, out = set(), []
     for label, r in picks:
         if r["case_id"] not in seen:
@@ -74,13 +118,14 @@ def _figures(ok: Sequence[dict], agreement: dict) -> dict[str, str]:
     return figs
 
 
-def _overlays(records: Sequence[dict], cases: dict[str, CaseFiles]) -> list[tuple[str, str, str]]:
+def _overlays(picks, cases: dict[str, CaseFiles]) -> list[tuple[str, str, str]]:
     out = []
-    for label, r in pick_best_median_worst(records):
+    for label, r in picks:
         case = cases[r["case_id"]]
         pred, ref, ref_vol = read_case_masks(case)
         image, _ = read_case_image(case, ref_vol)
         fig = overlay_mosaic(pred, ref, spacing_mm=ref_vol.spacing_mm, image=image,
+                             direction=ref_vol.direction,
                              title=f"{label} Dice {r['dice']:.3f}: {case.case_id}")  # fmt: skip
         out.append((f"{label} Dice ({r['dice']:.3f})", case.case_id, figure_to_png_base64(fig)))
     return out
@@ -121,6 +166,7 @@ def evaluate_cases(
     groups_ml: Sequence[float] = (10.0, 50.0),
     large_lesion_ml: float = 10.0,
     overwrite: bool = False,
+    models: Sequence[Mapping] | None = None,
 ) -> EvaluationOutputs:
     """Evaluate every case and write ``per_case.csv``, ``summary.json``, ``report.html``.
 
@@ -137,6 +183,13 @@ def evaluate_cases(
         Reference-volume group edges in mL (default 10, 50).
     large_lesion_ml
         Threshold of the "reference > X mL" subgroup.
+    models
+        The methods and weights that made the predictions, one mapping per combination:
+        ``method``, ``weights`` (``[{"file", "sha256"}]``) and ``n_cases``, as the segment
+        provenance records them; None (plain mask folders) = `NOT_RECORDED`.
+
+    Besides the settings, ``summary.json`` and the page hold the strokect version, the time the
+    report was made, the models and `mean_dice_nonempty_reference`.
     """
     names = ("per_case.csv", "summary.json", "report.html")
     with staged_output_dir(out_dir, overwrite=overwrite) as tmp:  # checked before any work
@@ -152,13 +205,23 @@ def evaluate_cases(
             for r in records
             if r["status"] != "ok"
         ]
+        about = {
+            "strokect_version": __version__,
+            "created": datetime.now().astimezone().isoformat(timespec="seconds"),
+        }
+        mean_dice = mean_dice_nonempty_reference(records)
+        picks = pick_best_median_worst(records)
         document = {
+            **about,
             "settings": settings,
+            "models": [dict(m) for m in models] if models is not None else NOT_RECORDED,
             "n_cases": len(records),
             "n_evaluated": len(ok),
             "n_failed": len(problems),
             "problems": problems,
             "metric_columns": list(METRIC_COLUMNS),
+            "mean_dice_nonempty_reference": mean_dice,
+            "overlays": {label: r["case_id"] for label, r in picks},
             "summary": summary,
         }
         by_id = {c.case_id: c for c in cases}
@@ -166,9 +229,14 @@ def evaluate_cases(
             summary=summary,
             records=records,
             figures=_figures(ok, summary["overall"]["volume_agreement"]) if ok else {},
-            overlays=_overlays(records, by_id),
+            overlays=_overlays(picks, by_id),
             settings=settings,
             case_columns=HTML_CASE_COLUMNS,
+            about=about,
+            models=models,
+            mean_dice=mean_dice,
+            ranked={r["case_id"] for r in ranked_cases(records)},
+            picks={r["case_id"]: label for label, r in picks},
         )
         write_case_csv(records, tmp / names[0])
         write_json(document, tmp / names[1])
