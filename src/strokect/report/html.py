@@ -17,6 +17,7 @@ th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:right}th{background:#f
 td:first-child,th:first-child{text-align:left}.err{color:#b00020}.muted{color:#666;font-size:.85em}
 .figs{display:flex;flex-wrap:wrap;gap:12px}.figs img{border:1px solid #e0e0e0;max-width:100%}
 img.wide{max-width:100%;display:block;margin:6px 0 14px}
+table.models td,table.models th{text-align:left}
 .scroll{overflow-x:auto}table.cases{font-size:.8em}table.cases th{vertical-align:bottom}
 table.cases td:last-child,table.cases th:last-child{text-align:left;min-width:16em}
 """
