@@ -77,7 +77,9 @@ def provenance() -> dict:
     }
 
 
-def write_case_report(folder: Path, *, direction=None, empty: bool = False, cards=()) -> dict:
+def write_case_report(
+    folder: Path, *, direction=None, empty: bool = False, cards=(), changes=None
+) -> dict:
     """Write the report of the test case into ``folder``; returns its paths and inputs."""
     grid, outputs = case_outputs(direction)
     if empty:
@@ -87,6 +89,6 @@ def write_case_report(folder: Path, *, direction=None, empty: bool = False, card
                for n, v in outputs.items() if v.metadata["kind"] == "mask"}  # fmt: skip
     paths = write_segment_report(
         folder, outputs=outputs, primary="lesion", background=grid, window=(0.0, 80.0),
-        volumes_ml=volumes, provenance=provenance(), model_cards=cards,
+        volumes_ml=volumes, provenance={**provenance(), **(changes or {})}, model_cards=cards,
     )  # fmt: skip
     return {"paths": paths, "volumes": volumes, "outputs": outputs, "grid": grid}

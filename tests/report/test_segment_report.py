@@ -142,6 +142,21 @@ def test_empty_primary_shows_evenly_spaced_slices(tmp_path):
     assert "No model card" in page
 
 
+def test_domain_and_plausibility_warnings(tmp_path):
+    changes = {
+        "domain_check": {"checked": True, "out_of_domain": True, "scope": "phantom NCCT only",
+                         "findings": [{"what": "brain median HU", "value": 61.0,
+                                       "training": [25.0, 40.0], "out_of_domain": True}]},
+        "output_checks": {"findings": [{"output": "lesion", "roi_fraction": 0.8}],
+                          "implausible": ["lesion"]},
+    }  # fmt: skip
+    out = write_case_report(tmp_path / "case", changes=changes)
+    page = out["paths"]["report_html"].read_text(encoding="utf-8")
+    assert "Out of domain: the input differs" in page and "brain median HU 61.0" in page
+    assert "Implausible output: lesion covers 80% of the region of interest" in page
+    assert page.count("class='warn'") == 2
+
+
 def test_many_slices_are_downsampled_to_the_budget(tmp_path, monkeypatch):
     monkeypatch.setattr(segment_report, "IMAGE_BUDGET_BYTES", 120_000)
     out = write_case_report(tmp_path / "case")
@@ -184,3 +199,15 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert pixels.std() > 20  # not blank
     visible = [i for i in slices if i["rect"][1] + i["rect"][3] <= pixels.shape[0]]
     assert visible and all(image_ink(pixels, i["rect"]) > 0.3 for i in visible)
+
+
+def test_slices_larger_than_the_first_trigger_a_second_pass(monkeypatch):
+    """The first slice predicts the size of all; when it under-predicts, all are redrawn."""
+    sizes = {0: 1_000, 1: 40_000, 2: 40_000}  # bytes at 100 dpi; scale with dpi squared
+    monkeypatch.setattr(segment_report, "IMAGE_BUDGET_BYTES", 30_000)
+    monkeypatch.setattr(segment_report, "_slice_figure", lambda view, z, dpi, voxel_ml: (z, dpi))
+    monkeypatch.setattr(segment_report, "figure_to_png_base64",
+                        lambda fig, dpi: "A" * int(sizes[fig[0]] * (dpi / 100) ** 2 * 4 / 3))  # fmt: skip
+    images, dpi = segment_report._slice_images(None, [0, 1, 2], 0.001)
+    assert dpi < segment_report.DPI and len(images) == 3
+    assert sum(len(b) * 3 / 4 for b in images) <= 1.5 * 30_000

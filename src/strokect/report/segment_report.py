@@ -188,17 +188,31 @@ def _slice_figure(view: _View, z: int, *, dpi: int, voxel_ml: float):
 
 
 def _slice_images(view: _View, slices: Sequence[int], voxel_ml: float) -> tuple[list[str], int]:
-    """Base64 PNG per slice, at a resolution that keeps them all within `IMAGE_BUDGET_BYTES`."""
-    dpi = DPI
-    while True:  # the first slice's size sets the resolution of all
-        out = [figure_to_png_base64(_slice_figure(view, slices[0], dpi=dpi, voxel_ml=voxel_ml),
-                                    dpi=dpi)]  # fmt: skip
-        estimate = len(out[0]) * 3 / 4 * len(slices)
+    """Base64 PNG per slice, at a resolution that keeps them all within `IMAGE_BUDGET_BYTES`.
+
+    The first slice's size sets the resolution (dpi, down to `MIN_DPI`); if all slices together
+    still exceed the budget by half, they are drawn again at the resolution their size calls for.
+    """
+
+    def draw(z: int, dpi: int) -> str:
+        return figure_to_png_base64(_slice_figure(view, z, dpi=dpi, voxel_ml=voxel_ml), dpi=dpi)
+
+    def smaller(dpi: int, size: float) -> int:
+        return max(MIN_DPI, int(0.95 * dpi * math.sqrt(IMAGE_BUDGET_BYTES / size)))
+
+    dpi, out = DPI, []
+    while not out:
+        first = draw(slices[0], dpi)
+        estimate = len(first) * 3 / 4 * len(slices)
         if estimate <= IMAGE_BUDGET_BYTES or dpi == MIN_DPI:
-            break
-        dpi = max(MIN_DPI, int(0.95 * dpi * math.sqrt(IMAGE_BUDGET_BYTES / estimate)))
-    out += [figure_to_png_base64(_slice_figure(view, z, dpi=dpi, voxel_ml=voxel_ml), dpi=dpi)
-            for z in slices[1:]]  # fmt: skip
+            out = [first]
+        else:
+            dpi = smaller(dpi, estimate)
+    out += [draw(z, dpi) for z in slices[1:]]
+    total = sum(len(b) for b in out) * 3 / 4
+    if total > 1.5 * IMAGE_BUDGET_BYTES and dpi > MIN_DPI:
+        dpi = smaller(dpi, total)
+        out = [draw(z, dpi) for z in slices]
     return out, dpi
 
 
@@ -261,13 +275,22 @@ def _model_cards(cards: Sequence[Path]) -> str:
 
 
 def _warnings(prov: Mapping) -> str:
+    """The domain and output-plausibility warnings of the provenance, in words."""
     notes = []
     domain = prov.get("domain_check") or {}
     if isinstance(domain, Mapping) and domain.get("out_of_domain"):
-        notes.append(f"Out of domain: {domain.get('message') or domain.get('rule') or ''}")
+        parts = [f"{f.get('what')} {f.get('value')} vs training {f.get('training')}"
+                 for f in domain.get("findings") or [] if f.get("out_of_domain")]  # fmt: skip
+        notes.append("Out of domain: the input differs from what these weights were trained on ("
+                     + "; ".join(parts) + f"). {domain.get('scope', '')}")  # fmt: skip
     checks = prov.get("output_checks") or {}
-    for item in checks.get("implausible", []) if isinstance(checks, Mapping) else []:
-        notes.append(f"Implausible output: {item if isinstance(item, str) else json.dumps(item)}")
+    if isinstance(checks, Mapping):
+        share = {f.get("output"): f.get("roi_fraction") for f in checks.get("findings") or []}
+        for name in checks.get("implausible") or []:
+            frac = share.get(name)
+            cover = f" covers {frac:.0%} of the region of interest" if frac is not None else ""
+            notes.append(f"Implausible output: {name}{cover} (more than a complete hemispheric "
+                         "infarct): do not use these volumes.")  # fmt: skip
     return "".join(f"<p class='warn'>{_esc(n)}</p>" for n in notes)
 
 
