@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "release": ("strokect.cli.release", "release"),
     "domain": ("strokect.cli.release", "domain"),
     "demo": ("strokect.cli.demo", "demo"),
+    "merge": ("strokect.cli.merge", "merge"),
 }
 
 

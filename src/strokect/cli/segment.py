@@ -83,10 +83,17 @@ import click
 @click.option(
     "--resume", is_flag=True, help="Cohort: keep finished cases made with the same settings."
 )
+@click.option(
+    "--ct-role",
+    default="ct",
+    show_default=True,
+    help="Cohort of DICOM studies: the role of each study's 3D CT series (ct = acute NCCT; "
+    "ncct_followup for follow-up scans).",
+)
 def segment(
     input_path, out_dir, method, weights, inputs, case_id, options, device, threads, seed, quiet,
     allow_slice_gaps, overwrite, output_format, anonymize, no_report, workers, scheduler,
-    num_parts, part_id, resume,
+    num_parts, part_id, resume, ct_role,
 ):  # fmt: skip
     """Segment one case, or every case of a cohort, with a method.
 
@@ -114,6 +121,7 @@ def segment(
         "--num-parts": num_parts != 1,
         "--part-id": part_id != 0,
         "--resume": resume,
+        "--ct-role": ct_role != "ct",
     }
     if cohort:
         _segment_cohort(
@@ -121,7 +129,7 @@ def segment(
             threads=threads, seed=seed, quiet=quiet, allow_slice_gaps=allow_slice_gaps,
             overwrite=overwrite, output_format=output_format, anonymize=anonymize,
             workers=workers, scheduler=scheduler, num_parts=num_parts, part_id=part_id,
-            resume=resume, command=command,
+            resume=resume, command=command, ct_role=ct_role,
         )  # fmt: skip
         return
     given = [k for k, v in batch_only.items() if v]
@@ -157,11 +165,11 @@ def segment(
 
 
 def _segment_cohort(root, out_dir, *, workers, scheduler, num_parts, part_id, resume, quiet,
-                    overwrite, **settings):  # fmt: skip
+                    overwrite, ct_role, **settings):  # fmt: skip
     from strokect.pipelines.cohort import find_cohort, run_cohort, summary_line
     from strokect.pipelines.segment_cohort import SegmentTask
 
-    cases, problems = find_cohort(root)
+    cases, problems = find_cohort(root, ct_role=ct_role)
     task = SegmentTask(**settings)
     result = run_cohort(
         cases, task, out_dir=out_dir, problems=problems, workers=workers, scheduler=scheduler,

@@ -139,11 +139,14 @@ class CohortResult:
 
 
 # ------------------------------------------------------------------------------------ cases
-def dicom_study_roles(folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
+def dicom_study_roles(
+    folder: Path, *, ct_role: str = "ct"
+) -> tuple[dict[str, Path], dict[str, str]]:
     """Roles of the DICOM series of one study folder (searched recursively).
 
     The rule (``docs/cohorts.md``): a CT series whose slice positions repeat (4D) is ``ctp``;
-    any other CT series is ``ct``; series of other modalities (MR, SEG, SR...) are ignored. Two
+    any other CT series is ``ct_role`` (``ct``, the acute NCCT, by default; ``ncct_followup``
+    for a cohort of follow-up scans); series of other modalities (MR, SEG, SR...) are ignored. Two
     series for one role make the study ambiguous: an `InputError` names them (give the study in
     a CSV manifest with ``PATH::SERIES`` instead). Series are selected by their listing index
     (``#k``), never by UID (UIDs may embed dates).
@@ -161,7 +164,7 @@ def dicom_study_roles(folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
     for info in list_dicom_series(folder):
         if info.modality.upper() != "CT":
             continue
-        role = "ctp" if info.n_frames_guess > 1 else "ct"
+        role = "ctp" if info.n_frames_guess > 1 else ct_role
         found.setdefault(role, []).append(info)
     if not found:
         raise InputError("no CT series in the study (the rule maps CT series only)")
@@ -183,7 +186,7 @@ def _has_dicom(folder: Path) -> bool:
 
 
 def find_cohort(
-    root: str | Path, *, files_are_cases: bool = False
+    root: str | Path, *, files_are_cases: bool = False, ct_role: str = "ct"
 ) -> tuple[list[CohortCase], list[dict]]:
     """The cases under ``root``, and the studies that could not be made into cases.
 
@@ -193,6 +196,8 @@ def find_cohort(
         A dataset root in a layout `strokect.data.load_dataset` reads, or a folder of DICOM
         study folders (`dicom_study_roles`), or, with ``files_are_cases``, a folder of image
         files (one case each, id = the file name without its suffix; ``strokect perfusion``).
+    ct_role : str
+        The role of a 3D CT series of a DICOM study (`dicom_study_roles`).
 
     Returns
     -------
@@ -228,7 +233,7 @@ def find_cohort(
         case_id = f"study-{i:0{width}d}"
         private = (str(folder), str(folder.resolve()), folder.name)
         try:
-            images, series = dicom_study_roles(folder)
+            images, series = dicom_study_roles(folder, ct_role=ct_role)
         except InputError as exc:
             case = CohortCase(case_id, CaseInputs(case_id, Case(case_id, case_id)), private)
             problems.append({"case_id": case_id, "message": case.scrub(str(exc))})
@@ -358,7 +363,9 @@ def _remove_stale(out: Path, case_ids: Sequence[str]) -> None:
     """Remove the hidden staging folders a killed run left for these cases."""
     wanted = set(case_ids)
     for entry in out.glob(".tmp-*"):
-        name = entry.name.split("-", 2)[-1]
+        name = entry.name
+        while name.startswith(".tmp-"):  # ".tmp-<id>-" once per staging level
+            name = name.split("-", 2)[-1]
         if name in wanted and entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
 
@@ -542,7 +549,9 @@ def _table(task: CohortTask, out: Path, case_ids: Sequence[str]) -> list[dict]:
     return rows
 
 
-def _write_tables(out, task, records, settings, seconds, suffix) -> dict[str, Path]:
+def _write_tables(
+    out, task, records, settings, seconds, suffix, *, description: dict | None = None
+) -> dict[str, Path]:
     done = [r["case_id"] for r in records]  # the table shows every finished folder on disk
     ran = [r for r in records if r["status"] == "ok"]
     stem, ext = task.table_name.rsplit(".", 1)
@@ -559,7 +568,7 @@ def _write_tables(out, task, records, settings, seconds, suffix) -> dict[str, Pa
     summary = {
         "strokect_version": __version__,
         "kind": task.kind,
-        "task": task.describe(),
+        "task": description if description is not None else task.describe(),
         "run": settings,
         "n_cases": len(records),
         "n_ok": len(ran),
@@ -579,7 +588,21 @@ def _write_tables(out, task, records, settings, seconds, suffix) -> dict[str, Pa
     return paths
 
 
-def merge_cohort(out_dir: str | Path, task: CohortTask) -> CohortResult:
+def _task_of_kind(kind: str, description: dict) -> CohortTask:
+    """A task able to read the finished case folders of a ``kind`` cohort (for `merge_cohort`)."""
+    if kind == "segment":
+        from strokect.pipelines.segment_cohort import SegmentTask
+
+        return SegmentTask(method=description.get("method", ""))
+    if kind == "perfusion":
+        from strokect.perfusion.maps import PerfusionConfig
+        from strokect.pipelines.perfusion_cohort import PerfusionTask
+
+        return PerfusionTask(PerfusionConfig())
+    raise InputError(f"unknown cohort kind {kind!r}")
+
+
+def merge_cohort(out_dir: str | Path) -> CohortResult:
     """Assemble the part tables of an array job into the cohort tables of ``out_dir``.
 
     Reads every ``cohort_cases.part-*.csv`` and ``cohort.part-*.json``; the cohort table is
@@ -595,7 +618,7 @@ def merge_cohort(out_dir: str | Path, task: CohortTask) -> CohortResult:
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in parts]
     totals = {d["run"]["num_parts"] for d in docs}
     kinds = {d["kind"] for d in docs}
-    if len(totals) != 1 or kinds != {task.kind}:
+    if len(totals) != 1 or len(kinds) != 1:
         raise InputError(f"{out}: parts of different runs ({sorted(kinds)}, parts {totals})")
     n = totals.pop()
     have = {d["run"]["part_id"] for d in docs}
@@ -612,7 +635,9 @@ def merge_cohort(out_dir: str | Path, task: CohortTask) -> CohortResult:
     records.sort(key=lambda r: natural_key(r["case_id"]))
     settings = {**docs[0]["run"], "part_id": None, "merged_parts": n}
     seconds = max(d["seconds"] for d in docs)
-    return CohortResult(records, _write_tables(out, task, records, settings, seconds, ""), seconds)
+    task = _task_of_kind(kinds.pop(), docs[0]["task"])
+    paths = _write_tables(out, task, records, settings, seconds, "", description=docs[0]["task"])
+    return CohortResult(records, paths, seconds)
 
 
 def summary_line(result: CohortResult, out: Path) -> str:
