@@ -7,11 +7,11 @@ DEMO_OUT ?= demo_out
 
 .PHONY: demo test lint venv clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,cohort,dicomseg]'
 	touch $(STAMP)
 
 venv: $(STAMP)
