@@ -156,3 +156,18 @@ def test_aisd_and_tilted_series_dicom_seg_equal_nifti_and_no_identifiers(
     prov = json.loads((anon / "study-001" / "provenance.json").read_text())
     assert prov["inputs"]["ncct"]["source"] == "DICOM series"
     assert prov["outputs"]["mask"]["dicom_seg"] == "segmentation.dcm"
+
+
+def test_evaluate_refuses_a_mask_written_only_as_dicom_seg(tmp_path):
+    from strokect.errors import InputError
+    from strokect.pipelines.evaluate import read_segment_outputs
+
+    case = tmp_path / "study-001"
+    case.mkdir()
+    prov = {
+        "primary_output": "mask",
+        "outputs": {"mask": {"kind": "mask", "file": None, "dicom_seg": "segmentation.dcm"}},
+    }
+    (case / "provenance.json").write_text(json.dumps(prov))
+    with pytest.raises(InputError, match="only as a DICOM-SEG .* --output-format both"):
+        read_segment_outputs(tmp_path)

@@ -70,6 +70,11 @@ def _read_one(folder: Path, mask: str | None) -> SegmentOutput:
         raise InputError(
             f"--mask {name}: output {name!r} of {folder} is a {outputs[name].get('kind')}, not a mask"
         )
+    if not outputs[name].get("file"):
+        raise InputError(
+            f"{folder}: the {name!r} mask was written only as a DICOM-SEG "
+            f"({outputs[name].get('dicom_seg')}); segment with --output-format both to evaluate"
+        )
     domain = prov.get("domain_check") or {}
     weights = tuple(
         (Path(str(w.get("file") or w.get("path") or "?")).name, str(w.get("sha256") or ""))
