@@ -204,3 +204,35 @@ def test_perfusion_cohort_readout_table(tmp_path):
     assert main(["perfusion", str(root / "study1.nii.gz"), "-o", str(tmp_path / "one"),
                  "--no-report"]) == 0  # fmt: skip
     assert Path(tmp_path / "one" / "perfusion.json").is_file()
+
+
+def test_models_load_once_per_process_for_the_whole_cohort(toy, reference, tmp_path, monkeypatch):
+    import strokect.pipelines.segment as seg
+
+    ds, weights = toy
+    calls = []
+    real = seg.load_ensemble
+    monkeypatch.setattr(seg, "_ENSEMBLES", {})
+    monkeypatch.setattr(seg, "load_ensemble", lambda *a, **k: calls.append(a) or real(*a, **k))
+    out = tmp_path / "out"
+    assert main(["segment", str(ds), "-o", str(out), "--weights", str(weights), *FAST]) == 0
+    assert len(calls) == 1  # 4 cases, one load
+    for case in IDS:
+        same_case_outputs(out / case, reference / case)
+
+
+def test_csv_manifest_cohort(toy, reference, tmp_path):
+    """A CSV manifest (case_id,patient_id,role,path) is a cohort like any dataset root."""
+    ds, weights = toy
+    lines = ["case_id,patient_id,role,path"]
+    for case in ("case_2", "case_4"):
+        for role, folder in (("ncct", "CT"), ("cbf", "CT_CBF"), ("cbv", "CT_CBV")):
+            path = next((ds / "TRAINING" / case).glob(f"SMIR.Brain.XX.O.{folder}.*/*.nii"))
+            lines.append(f"{case},{case},{role},{path}")
+    manifest = tmp_path / "cohort.csv"
+    manifest.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    assert main(["segment", str(manifest), "-o", str(out), "--weights", str(weights), *FAST]) == 0
+    assert [r["case_id"] for r in read_rows(out / "volumes.csv")] == ["case_2", "case_4"]
+    for case in ("case_2", "case_4"):
+        same_case_outputs(out / case, reference / case)

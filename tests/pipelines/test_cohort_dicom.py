@@ -169,5 +169,5 @@ def test_evaluate_refuses_a_mask_written_only_as_dicom_seg(tmp_path):
         "outputs": {"mask": {"kind": "mask", "file": None, "dicom_seg": "segmentation.dcm"}},
     }
     (case / "provenance.json").write_text(json.dumps(prov))
-    with pytest.raises(InputError, match="only as a DICOM-SEG .* --output-format both"):
+    with pytest.raises(InputError, match=r"only as a DICOM-SEG .* --output-format both"):
         read_segment_outputs(tmp_path)
