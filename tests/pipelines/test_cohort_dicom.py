@@ -17,7 +17,8 @@ from strokect.io import read_volume
 from strokect.methods import registry
 from strokect.methods.checkpoint import save_checkpoint
 from strokect.methods.examples import ToyEndToEnd, ToyEndToEndConfig
-from strokect.pipelines.cohort import find_cohort
+from strokect.pipelines.cohort import find_cohort, is_cohort_root
+from strokect.pipelines.inputs import is_study_folder
 from tests.conftest import shared_path
 from tests.io.test_dicom import write_3d_series, write_4d_series
 
@@ -40,6 +41,7 @@ def test_dicom_study_rule_and_pseudonymous_ids(tmp_path):
     write_3d_series(root / "ROE^JANE_1960" / "b", [0.0, 5.0], _fill, series_uid="1.2.3.2")
     (root / "notes").mkdir()
     (root / "notes" / "readme.txt").write_text("not a study")
+    assert is_cohort_root(root)
     cases, problems = find_cohort(root)
     assert [c.case_id for c in cases] == ["study-001"]
     assert set(cases[0].inputs.case.images) == {"ct", "ctp"}
@@ -98,6 +100,7 @@ def test_aisd_and_tilted_series_dicom_seg_equal_nifti_and_no_identifiers(
     root.mkdir()
     (root / aisd.name).symlink_to(aisd, target_is_directory=True)
     (root / "ge").symlink_to(tilt, target_is_directory=True)
+    assert is_cohort_root(root) and not is_cohort_root(aisd) and is_study_folder(aisd)
     secrets = {**_identifiers(aisd), "folder": aisd.name}
     assert {"PatientAge", "StudyDate", "folder"} <= set(secrets)
     out = tmp_path / "out"
@@ -137,15 +140,13 @@ def test_aisd_and_tilted_series_dicom_seg_equal_nifti_and_no_identifiers(
         data = _text_of(path)
         for key, value in secrets.items():
             assert value.encode() not in data, f"{key} found in {path.relative_to(out)}"
+    # one study folder (its CT and DWI series in sub-folders) is one case, not a cohort;
     # --anonymize blanks the patient and study identifiers in the DICOM-SEG (UIDs are kept to
     # reference the source series; docs/io_dicom.md)
-    only_aisd = tmp_path / "aisd_only"
-    only_aisd.mkdir()
-    (only_aisd / aisd.name).symlink_to(aisd, target_is_directory=True)
     anon = tmp_path / "anon"
-    args[1], args[3] = str(only_aisd), str(anon)
+    args[1], args[3] = str(root / aisd.name), str(anon)
     assert main([*args, "--anonymize", "--no-report"]) == 0
-    seg = pydicom.dcmread(anon / "study-001" / "segmentation.dcm")
+    seg = pydicom.dcmread(anon / "segmentation.dcm")
     assert seg.PatientID == "" and str(seg.PatientName) == ""
     for element in seg.iterall():
         if element.VR in ("UI", "OB", "OW", "SQ"):
@@ -153,8 +154,8 @@ def test_aisd_and_tilted_series_dicom_seg_equal_nifti_and_no_identifiers(
         text = str(element.value)
         for key, value in secrets.items():
             assert value not in text, f"{key} in the anonymized DICOM-SEG ({element.keyword})"
-    prov = json.loads((anon / "study-001" / "provenance.json").read_text())
-    assert prov["inputs"]["ncct"]["source"] == "DICOM series"
+    prov = json.loads((anon / "provenance.json").read_text())
+    assert prov["case_id"] == "study" and prov["inputs"]["ncct"]["source"] == "DICOM series"
     assert prov["outputs"]["mask"]["dicom_seg"] == "segmentation.dcm"
 
 

@@ -87,8 +87,8 @@ import click
     "--ct-role",
     default="ct",
     show_default=True,
-    help="Cohort of DICOM studies: the role of each study's 3D CT series (ct = acute NCCT; "
-    "ncct_followup for follow-up scans).",
+    help="DICOM study folder(s) as INPUT: the role of a study's 3D CT series (ct = acute "
+    "NCCT; ncct_followup for follow-up scans).",
 )
 def segment(
     input_path, out_dir, method, weights, inputs, case_id, options, device, threads, seed, quiet,
@@ -98,8 +98,8 @@ def segment(
     """Segment one case, or every case of a cohort, with a method.
 
     INPUT is a case folder (ISLES 2018 case, ISLES 2024 rawdata/sub-* folder, <role>.nii.gz
-    files), a dataset root or manifest (with --case: that case), and/or images given with
-    --input ROLE=PATH. A dataset root or a folder of DICOM study folders without --case is a
+    files, a DICOM study folder), a dataset root or manifest (with --case: that case), and/or
+    images given with --input ROLE=PATH. A dataset root or a folder of DICOM study folders without --case is a
     cohort: one folder per case in OUTPUT, plus volumes.csv, cohort_cases.csv and cohort.json
     (docs/cohorts.md).
 
@@ -121,7 +121,6 @@ def segment(
         "--num-parts": num_parts != 1,
         "--part-id": part_id != 0,
         "--resume": resume,
-        "--ct-role": ct_role != "ct",
     }
     if cohort:
         _segment_cohort(
@@ -158,6 +157,7 @@ def segment(
         output_format=output_format,
         anonymize=anonymize,
         report=not no_report,
+        ct_role=ct_role,
     )
     for name, ml in result.volumes_ml.items():
         click.echo(f"{name}: {ml:.2f} mL ({result.n_voxels[name]} voxels)")

@@ -232,6 +232,25 @@ def contains_dicom(folder: str | Path) -> bool:
     return False
 
 
+def first_study_uid(folder: str | Path) -> str | None:
+    """StudyInstanceUID of the first DICOM image under ``folder`` (None: no DICOM image).
+
+    Used only to tell one study from several; never written anywhere (UIDs may embed dates).
+    """
+    import pydicom
+
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(n for n in names if not n.startswith(".")):
+            path = Path(root) / name
+            if is_dicom_file(path):
+                ds = pydicom.dcmread(
+                    path, stop_before_pixels=True, specific_tags=["StudyInstanceUID"]
+                )
+                return str(ds.get("StudyInstanceUID", "")) or None
+    return None
+
+
 def scan_folder(folder: str | Path) -> dict[str, list[SliceHeader]]:
     """Headers of every DICOM image under ``folder`` (recursively), grouped by series UID.
 

@@ -33,14 +33,13 @@ from typing import Protocol
 from strokect.data.case import Case, natural_key
 from strokect.errors import InputError
 from strokect.io.records import write_csv, write_json
-from strokect.pipelines.inputs import CaseInputs
+from strokect.pipelines.inputs import CaseInputs, dicom_study_roles, has_dicom
 from strokect.version import __version__
 
 __all__ = [
     "CohortCase",
     "CohortResult",
     "CohortTask",
-    "dicom_study_roles",
     "find_cohort",
     "is_cohort_root",
     "is_perfusion_cohort",
@@ -139,52 +138,6 @@ class CohortResult:
 
 
 # ------------------------------------------------------------------------------------ cases
-def dicom_study_roles(
-    folder: Path, *, ct_role: str = "ct"
-) -> tuple[dict[str, Path], dict[str, str]]:
-    """Roles of the DICOM series of one study folder (searched recursively).
-
-    The rule (``docs/cohorts.md``): a CT series whose slice positions repeat (4D) is ``ctp``;
-    any other CT series is ``ct_role`` (``ct``, the acute NCCT, by default; ``ncct_followup``
-    for a cohort of follow-up scans); series of other modalities (MR, SEG, SR...) are ignored. Two
-    series for one role make the study ambiguous: an `InputError` names them (give the study in
-    a CSV manifest with ``PATH::SERIES`` instead). Series are selected by their listing index
-    (``#k``), never by UID (UIDs may embed dates).
-
-    Returns
-    -------
-    images : dict
-        role -> ``folder``.
-    series : dict
-        role -> series selector.
-    """
-    from strokect.io.dicom import list_dicom_series
-
-    found: dict[str, list] = {}
-    for info in list_dicom_series(folder):
-        if info.modality.upper() != "CT":
-            continue
-        role = "ctp" if info.n_frames_guess > 1 else ct_role
-        found.setdefault(role, []).append(info)
-    if not found:
-        raise InputError("no CT series in the study (the rule maps CT series only)")
-    ambiguous = {role: infos for role, infos in found.items() if len(infos) > 1}
-    if ambiguous:
-        role, infos = next(iter(ambiguous.items()))
-        raise InputError(
-            f"ambiguous study: {len(infos)} series could be {role!r} "
-            f"({'; '.join(i.label() for i in infos)}); list the study in a CSV manifest with "
-            "ROLE=PATH::SERIES"
-        )
-    return {r: folder for r in found}, {r: f"#{infos[0].index}" for r, infos in found.items()}
-
-
-def _has_dicom(folder: Path) -> bool:
-    from strokect.io.dicom_scan import contains_dicom
-
-    return contains_dicom(folder)
-
-
 def find_cohort(
     root: str | Path, *, files_are_cases: bool = False, ct_role: str = "ct"
 ) -> tuple[list[CohortCase], list[dict]]:
@@ -221,7 +174,7 @@ def find_cohort(
         files = [p for p in entries if p.is_file() and image_suffix(p)]
         if files:
             return _unique([_file_case(f, image_suffix(f)) for f in files], root), []
-    studies = [p for p in entries if p.is_dir() and _has_dicom(p)]
+    studies = [p for p in entries if p.is_dir() and has_dicom(p)]
     if not studies:
         raise InputError(
             f"{root}: not a cohort (a dataset root of ISLES 2018, ISLES 2024 or a CSV manifest, "
@@ -268,14 +221,23 @@ def is_cohort_root(path: str | Path) -> bool:
     entries = [p for p in path.iterdir() if not p.name.startswith(".")]
     if any(p.is_file() and image_suffix(p) for p in entries):
         return False
-    return any(p.is_dir() and _has_dicom(p) for p in entries)
+    return _several_studies(entries)
+
+
+def _several_studies(entries: list[Path]) -> bool:
+    """Sub-folders holding DICOM of more than one study (series folders of one study: False)."""
+    from strokect.io.dicom_scan import first_study_uid, is_dicom_file
+
+    if any(p.is_file() and is_dicom_file(p) for p in entries):
+        return False  # a series or study folder with its own images
+    studies = [first_study_uid(p) for p in entries if p.is_dir() and has_dicom(p)]
+    return len(set(studies)) > 1 or (None in studies and len(studies) > 1)
 
 
 def is_perfusion_cohort(path: str | Path) -> bool:
     """Whether ``path`` is a cohort of 4D studies for ``strokect perfusion``: a dataset root, a
     folder of image files, or a folder of DICOM study folders with no DICOM file of its own."""
     from strokect.data import detect_layout
-    from strokect.io.dicom_scan import is_dicom_file
     from strokect.io.readwrite import image_suffix
 
     path = Path(path)
@@ -286,9 +248,7 @@ def is_perfusion_cohort(path: str | Path) -> bool:
     entries = [p for p in path.iterdir() if not p.name.startswith(".")]
     if any(p.is_file() and image_suffix(p) for p in entries):
         return True
-    if any(p.is_file() and is_dicom_file(p) for p in entries):
-        return False
-    return any(p.is_dir() and _has_dicom(p) for p in entries)
+    return _several_studies(entries)
 
 
 def _nat(path: Path) -> list:

@@ -9,7 +9,10 @@ Accepted, for one case (rules in order):
    named by ``case_id``;
 3. a plain folder of ``<role>.<ext>`` image files (``ct.nii.gz``, ``cbf.nrrd``, ``tmax.mhd``...;
    every suffix of `strokect.io.readwrite.IMAGE_SUFFIXES`); the case id is the folder name;
-4. explicit ``ROLE=PATH`` inputs (``--input``; a path may be an image file or a DICOM folder,
+4. a DICOM study folder (all its series of one study, in sub-folders or not): its series
+   mapped to roles by `dicom_study_roles` (a 4D CT series is ``ctp``, another CT series
+   ``ct``); the case id is ``study`` (a folder name may identify the patient);
+5. explicit ``ROLE=PATH`` inputs (``--input``; a path may be an image file or a DICOM folder,
    ``PATH::SERIES`` picks one series of a folder holding several: its SeriesInstanceUID, its
    SeriesNumber or the index shown by ``strokect info``). They add to, or replace, the roles of a
    case given as above.
@@ -160,11 +163,80 @@ def find_case(path: Path, case_id: str | None = None) -> Case:
     return _folder_case(path)
 
 
+def dicom_study_roles(
+    folder: Path, *, ct_role: str = "ct"
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """Roles of the DICOM series of one study folder (searched recursively).
+
+    The rule (``docs/cohorts.md``): a CT series whose slice positions repeat (4D) is ``ctp``;
+    any other CT series is ``ct_role`` (``ct``, the acute NCCT, by default; ``ncct_followup``
+    for a cohort of follow-up scans); series of other modalities (MR, SEG, SR...) are ignored. Two
+    series for one role make the study ambiguous: an `InputError` names them (give the study in
+    a CSV manifest with ``PATH::SERIES`` instead). Series are selected by their listing index
+    (``#k``), never by UID (UIDs may embed dates).
+
+    Returns
+    -------
+    images : dict
+        role -> ``folder``.
+    series : dict
+        role -> series selector.
+    """
+    from strokect.io.dicom import list_dicom_series
+
+    found: dict[str, list] = {}
+    for info in list_dicom_series(folder):
+        if info.modality.upper() != "CT":
+            continue
+        role = "ctp" if info.n_frames_guess > 1 else ct_role
+        found.setdefault(role, []).append(info)
+    if not found:
+        raise InputError("no CT series in the study (the rule maps CT series only)")
+    ambiguous = {role: infos for role, infos in found.items() if len(infos) > 1}
+    if ambiguous:
+        role, infos = next(iter(ambiguous.items()))
+        raise InputError(
+            f"ambiguous study: {len(infos)} series could be {role!r} "
+            f"({'; '.join(i.label() for i in infos)}); list the study in a CSV manifest with "
+            "ROLE=PATH::SERIES"
+        )
+    return {r: folder for r in found}, {r: f"#{infos[0].index}" for r, infos in found.items()}
+
+
+def has_dicom(folder: Path) -> bool:
+    """``folder`` holds a DICOM image somewhere below it."""
+    from strokect.io.dicom_scan import contains_dicom
+
+    return contains_dicom(folder)
+
+
+def is_study_folder(path: str | Path) -> bool:
+    """``path`` is one DICOM study: DICOM images below it, all sub-folders of one study."""
+    from strokect.io.dicom_scan import first_study_uid
+
+    path = Path(path)
+    if not path.is_dir() or not has_dicom(path):
+        return False
+    subs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    uids = [first_study_uid(p) for p in subs if has_dicom(p)]
+    return len(set(uids)) <= 1 and not (None in uids and len(uids) > 1)
+
+
+def _plain_study(path: Path) -> bool:
+    """A DICOM study folder (rule 5): no dataset layout, no role files, one study below it."""
+    if not path.is_dir() or detect_layout(path) is not None:
+        return False
+    if any(p.is_file() and image_suffix(p) for p in path.iterdir()):
+        return False
+    return is_study_folder(path)
+
+
 def resolve_case_inputs(
     inputs: str | Path | Mapping[str, str | Path | Volume] | CaseInputs | None = None,
     *,
     explicit: Iterable[str] = (),
     case_id: str | None = None,
+    ct_role: str = "ct",
 ) -> CaseInputs:
     """The images of one case from any accepted input (see the module docstring).
 
@@ -177,6 +249,9 @@ def resolve_case_inputs(
         ``ROLE=PATH[::SERIES]`` strings (``--input``), added to or replacing the roles above.
     case_id : str, optional
         Which case of a dataset root (``--case``).
+    ct_role : str
+        A DICOM study folder given as ``inputs``: the role of its 3D CT series
+        (`dicom_study_roles`).
     """
     if isinstance(inputs, CaseInputs):
         result = inputs
@@ -185,6 +260,10 @@ def resolve_case_inputs(
         result = CaseInputs(case_id, Case(case_id=name, patient_id=name, layout="inputs"))
         for role, value in (inputs or {}).items():
             _add(result, str(role).lower(), value)
+    elif case_id is None and _plain_study(Path(inputs)):
+        images, series = dicom_study_roles(Path(inputs), ct_role=ct_role)
+        study = Case(case_id="study", patient_id="study", images=images, layout="dicom")
+        result = CaseInputs("study", study, series=series)
     else:
         case = find_case(Path(inputs), case_id)
         result = CaseInputs(case.case_id, case)

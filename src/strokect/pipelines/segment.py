@@ -475,6 +475,7 @@ def segment(
     anonymize: bool = False,
     report: bool = True,
     reuse_models: bool = False,
+    ct_role: str = "ct",
 ) -> SegmentResult:
     """Segment one case with a registered method; write its outputs when ``out_dir`` is given.
 
@@ -522,13 +523,18 @@ def segment(
         Write ``report.html`` and ``report.png`` (`strokect.report.segment_report`).
     reuse_models : bool
         Keep the loaded ensemble in this process for later calls (cohort workers).
+    ct_role : str
+        ``inputs`` is a DICOM study folder: the role of its 3D CT series (``ct``, the acute
+        NCCT; ``ncct_followup`` for a follow-up scan).
 
     Returns
     -------
     SegmentResult
     """
     t_start = time.perf_counter()
-    case_inputs = resolve_case_inputs(inputs, explicit=extra_inputs, case_id=case_id)
+    case_inputs = resolve_case_inputs(
+        inputs, explicit=extra_inputs, case_id=case_id, ct_role=ct_role
+    )
     threads = None if threads is None else int(threads)
     if threads is not None and threads < 1:
         raise InputError(f"--threads must be >= 1; got {threads}")
