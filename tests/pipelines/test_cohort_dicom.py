@@ -21,6 +21,7 @@ from strokect.pipelines.cohort import find_cohort, is_cohort_root
 from strokect.pipelines.inputs import is_study_folder
 from tests.conftest import shared_path
 from tests.io.test_dicom import write_3d_series, write_4d_series
+from tests.pipelines.cohort_for_tests import read_rows
 
 #: DICOM attributes that identify the patient or date the study; none may reach an output
 IDENTIFYING = (
@@ -172,3 +173,57 @@ def test_evaluate_refuses_a_mask_written_only_as_dicom_seg(tmp_path):
     (case / "provenance.json").write_text(json.dumps(prov))
     with pytest.raises(InputError, match=r"only as a DICOM-SEG .* --output-format both"):
         read_segment_outputs(tmp_path)
+
+
+def _write_ctp_dicom(folder: Path, ctp, *, series_number: int) -> None:
+    """A 4D CTP `Volume` as one DICOM file per frame and slice (axial, identity direction)."""
+    from pydicom.uid import generate_uid
+
+    from tests.io.test_dicom import write_slice
+
+    folder.mkdir(parents=True)
+    uid = generate_uid()
+    dz, dy, dx = ctp.spacing_mm
+    for t in range(ctp.array.shape[0]):
+        for k in range(ctp.array.shape[1]):
+            write_slice(
+                folder / f"t{t:03d}_z{k:02d}.dcm",
+                (ctp.array[t, k].astype(np.int32) + 1024).astype(np.int16),
+                position=np.asarray(ctp.origin) + np.array([0.0, 0.0, dz * k]),
+                series_uid=uid,
+                spacing=(dy, dx),
+                series_number=series_number,
+                acquisition_number=t + 1,
+                time_s=43200.0 + float(ctp.time_s[t]),
+                instance=t * ctp.array.shape[1] + k + 1,
+            )
+
+
+def test_perfusion_over_dicom_studies_picks_the_4d_series(tmp_path):
+    from strokect.phantom import synth_case
+
+    root = tmp_path / "studies"
+    cases = {
+        "A^PATIENT": synth_case(0, "tiny", kind="ischemic"),
+        "B^PATIENT": synth_case(1, "tiny"),
+    }
+    for name, case in cases.items():
+        _write_ctp_dicom(root / name / "perf", case.acute["ctp"], series_number=4)
+    first = cases["A^PATIENT"].acute["ctp"]  # study A also holds a 3D CT series
+    write_3d_series(root / "A^PATIENT" / "ct", [first.origin[2] + 5.0 * k for k in range(3)], _fill)
+    for name in cases:  # one StudyInstanceUID per study, as scanners write
+        study_uid = pydicom.uid.generate_uid()
+        for path in (root / name).rglob("*.dcm"):
+            ds = pydicom.dcmread(path)
+            ds.StudyInstanceUID = study_uid
+            ds.save_as(path)
+    out = tmp_path / "out"
+    assert main(["perfusion", str(root), "-o", str(out), "--no-report", "--quiet"]) == 0
+    rows = read_rows(out / "readout.csv")
+    assert [r["case_id"] for r in rows] == ["study-001", "study-002"]
+    one = tmp_path / "one"  # a study folder alone: its 4D series is found by the same rule
+    assert main(["perfusion", str(root / "A^PATIENT"), "-o", str(one), "--no-report"]) == 0
+    single = json.loads((one / "perfusion.json").read_text())["readout"]
+    assert float(rows[0]["core_ml"]) == pytest.approx(single["core_ml"]) and single["core_ml"] > 0
+    for path in out.rglob("*.json"):
+        assert "PATIENT" not in path.read_text(), path.name

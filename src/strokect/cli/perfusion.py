@@ -111,6 +111,7 @@ def perfusion(
         aif_mask_path=aif_mask,
         overwrite=overwrite,
         report=not no_report,
+        series=_study_ctp_series(input4d),
     )
     r = summary["readout"]
     click.echo(
@@ -139,3 +140,21 @@ def _perfusion_cohort(root, out_dir, cfg, *, report, quiet, **run):
             f"{result.n_failed} of {len(result.records)} studies failed (first: "
             f"{first['case_id']}: {first['message']}); every reason in {result.paths['summary']}"
         )
+
+
+def _study_ctp_series(path) -> str | None:
+    """The 4D CT series of a DICOM study folder holding several series (the study rule of
+    `strokect.pipelines.inputs.dicom_study_roles`); None for a file or a one-series folder."""
+    from pathlib import Path
+
+    from strokect.errors import InputError
+    from strokect.io.dicom import list_dicom_series
+    from strokect.pipelines.inputs import dicom_study_roles, is_study_folder
+
+    path = Path(path)
+    if not path.is_dir() or not is_study_folder(path) or len(list_dicom_series(path)) < 2:
+        return None
+    images, series = dicom_study_roles(path)
+    if "ctp" not in images:
+        raise InputError(f"{path}: the study holds no 4D CT (perfusion) series")
+    return series["ctp"]

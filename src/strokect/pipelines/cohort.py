@@ -75,9 +75,13 @@ class CohortCase:
     private: tuple[str, ...] = ()
 
     def scrub(self, text: str) -> str:
-        """``text`` with every `private` string replaced by ``<case_id>``."""
+        """``text`` with every `private` string (as a whole word or path) replaced by
+        ``<case_id>``."""
+        import re
+
         for item in sorted(self.private, key=len, reverse=True):
-            text = text.replace(item, f"<{self.case_id}>")
+            pattern = rf"(?<![\w.\-]){re.escape(item)}(?![\w.\-])"
+            text = re.sub(pattern, f"<{self.case_id}>", text)
         return text
 
 
