@@ -122,15 +122,39 @@ def test_left_marker_is_on_the_side_of_the_left_lesion(direction):
     lesion_col = np.nonzero(shown)[1].mean() / shown.shape[1]
     turned = edge_labels(direction, order=order, flips=flips)
     assert lesion_col > 0.5 and turned["right"] == "L"
-    # and in the drawn figure: the "L" text sits on the side of the lesion in the drawn image
+    # and in the drawn panel: the "L" letter sits on the side of the lesion's red fill
     view = segment_report._View(grid, (0.0, 80.0), {"lesion": outputs["lesion"]}, "lesion", {})
-    fig = segment_report._slice_figure(view, 6, dpi=50, voxel_ml=grid.voxel_volume_ml)
-    ax = fig.axes[0]
-    texts = {t.get_text(): t.get_position()[0] for t in ax.texts}
-    assert texts["L"] > 0.5 > texts["R"]
-    drawn_mask = np.asarray(ax.images[1].get_array().mask) == 0  # the filled lesion layer
-    assert np.nonzero(drawn_mask)[1].mean() / drawn_mask.shape[1] > 0.5
-    assert any(t.get_text().endswith(" mm") for t in ax.texts)  # scale bar label
+    rgb, marks = view.mask_panel(6, view.shape(segment_report.PANEL_PX))
+    width = rgb.shape[1]
+    assert marks["L"][0] > width / 2 > marks["R"][0]
+    for letter in "LR":  # a white letter on its black box at that place
+        x, y = marks[letter]
+        box = rgb[y - 6 : y + 7, x - 6 : x + 7]
+        assert (box == 255).all(axis=-1).any() and (box == 0).all(axis=-1).any()
+    red = _reddish(rgb)  # the filled lesion layer and its outline
+    assert red.sum() > 100 and np.nonzero(red)[1].mean() / width > 0.5
+    assert any(text.endswith(" mm") for text in marks)  # scale bar label
+
+
+def _reddish(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., 0].astype(int) - rgb[..., 1:].max(axis=-1) > 40
+
+
+def test_one_voxel_lesion_stays_visible_on_a_large_slice():
+    grid = Volume(np.full((3, 512, 512), 30.0), spacing_mm=(5.0, 0.45, 0.45))
+    lesion = np.zeros(grid.spatial_shape, np.uint8)
+    lesion[1, 300, 101] = 1
+    prob = grid.with_array(lesion * np.float32(0.9), kind="probability")
+    view = segment_report._View(grid, (0.0, 80.0), {"lesion": grid.with_array(lesion)},
+                                "lesion", {"p": (prob, "probability")})  # fmt: skip
+    shape = view.shape(segment_report.PANEL_PX)
+    assert shape == (segment_report.PANEL_PX,) * 2  # shrunk from 512
+    rgb, _ = view.mask_panel(1, shape)
+    ys, xs = np.nonzero(_reddish(rgb))
+    assert len(ys) and abs(ys.mean() - 300 * shape[0] / 512) < 2
+    assert abs(xs.mean() - 101 * shape[1] / 512) < 2
+    drawn, bar = view.map_panel(1, "p", shape)
+    assert bar.shape[0] == shape[0] and (drawn == 255).all(axis=-1).any()  # white outline
 
 
 def test_empty_primary_shows_evenly_spaced_slices(tmp_path):
@@ -203,11 +227,12 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
 def test_slices_larger_than_the_first_trigger_a_second_pass(monkeypatch):
     """The first slice predicts the size of all; when it under-predicts, all are redrawn."""
-    sizes = {0: 1_000, 1: 40_000, 2: 40_000}  # bytes at 100 dpi; scale with dpi squared
+    full = segment_report.PANEL_PX
+    sizes = {0: 1_000, 1: 40_000, 2: 40_000}  # bytes at full size; scale with the panel area
     monkeypatch.setattr(segment_report, "IMAGE_BUDGET_BYTES", 30_000)
-    monkeypatch.setattr(segment_report, "_slice_figure", lambda view, z, dpi, voxel_ml: (z, dpi))
-    monkeypatch.setattr(segment_report, "figure_to_png_base64",
-                        lambda fig, dpi: "A" * int(sizes[fig[0]] * (dpi / 100) ** 2 * 4 / 3))  # fmt: skip
-    images, dpi = segment_report._slice_images(None, [0, 1, 2], 0.001)
-    assert dpi < segment_report.DPI and len(images) == 3
+    monkeypatch.setattr(segment_report, "_slice_png",
+                        lambda view, z, *, panel_px, voxel_ml:
+                        b"A" * int(sizes[z] * (panel_px / full) ** 2))  # fmt: skip
+    images, panel_px = segment_report._slice_images(None, [0, 1, 2], 0.001)
+    assert panel_px < full and len(images) == 3
     assert sum(len(b) * 3 / 4 for b in images) <= 1.5 * 30_000

@@ -5,7 +5,9 @@ spaced slices when it is empty) with the masks drawn over the background image, 
 and uncertainty outputs on the same slices with colour bars, the volume of every mask, the
 method, the weights (file name and short SHA-256), the model cards and the provenance record.
 Slices are shown in radiological view (`strokect.preprocess.overlay.radiological_view`), each
-with a left/right marker worked out from the volume's direction and a scale bar in mm.
+with a left/right marker worked out from the volume's direction and a scale bar in mm. They are
+drawn as arrays and composed with `strokect.report.figures.raster_row` (matplotlib draws only
+one colour bar per map), a few tens of milliseconds a slice.
 
 The page embeds its images as ``data:`` URIs and holds no script, stylesheet link or any other
 reference, so it opens anywhere without fetching anything. It names no input path: keys that can
@@ -18,6 +20,7 @@ the research-use line.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
@@ -28,11 +31,17 @@ from pathlib import Path
 import numpy as np
 
 from strokect.io.atomic import atomic_output
-from strokect.io.overlay import PALETTE, annotate_slice, draw_overlay, figure_to_png_bytes
-from strokect.io.overlay import new_figure as _new_figure
+from strokect.io.overlay import PALETTE
 from strokect.io.volume import Volume
 from strokect.preprocess.overlay import radiological_view, screen_view
-from strokect.report.figures import figure_to_png_base64
+from strokect.report.figures import (
+    annotate_rgb,
+    colorbar_rgb,
+    overlay_rgb,
+    raster_row,
+    resample_slice,
+    rgb_to_png,
+)
 from strokect.report.perfusion import report_slices
 
 __all__ = ["DROPPED_KEYS", "RESEARCH_USE", "lesion_slices", "scrub_provenance",
@@ -47,8 +56,9 @@ DROPPED_KEYS = frozenset(
 PATH_REMOVED = "[path removed]"
 #: raw PNG bytes allowed for the slice images of one page (base64 adds a third)
 IMAGE_BUDGET_BYTES = 6_000_000
-MIN_DPI, DPI = 40, 100
-PANEL_IN = 2.9
+#: longest side of a slice panel in pixels, and the least the budget may reduce it to
+PANEL_PX, MIN_PANEL_PX = 320, 120
+FONT_PX = 12
 #: slices shown when the primary mask is empty, and in the preview
 N_EMPTY_SLICES, N_PREVIEW_SLICES = 5, 4
 _PATH_TOKEN = re.compile(
@@ -133,98 +143,99 @@ def _map_range(volume: Volume, kind: str) -> tuple[float, float]:
 
 
 class _View:
-    """Everything needed to draw one axial slice of the case in radiological view."""
+    """Everything needed to draw one axial slice of the case in radiological view.
+
+    Panels are drawn as arrays (`strokect.report.figures.overlay_rgb`) on a grid of at most
+    ``panel_px`` pixels a side, square pixels; each colour bar is drawn once per panel height.
+    """
 
     def __init__(self, background: Volume, window, masks, primary, maps):
         self.order, self.flips = radiological_view(background)
-        yx = background.spacing_mm[1:]
-        self.aspect = yx[self.order[0]] / yx[self.order[1]]
+        yx, grid = background.spacing_mm[1:], background.spatial_shape[1:]
+        self.extent_mm = tuple(grid[k] * yx[k] for k in self.order)  # screen rows, columns
         self.background, self.window, self.masks, self.primary = background, window, masks, primary
         self.maps = {name: (vol, _map_range(vol, kind), kind) for name, (vol, kind) in maps.items()}
         self.colors = {n: "red" if n == primary else PALETTE[1 + i % (len(PALETTE) - 1)]
                        for i, n in enumerate(masks)}  # fmt: skip
+        self._colorbars: dict[tuple[str, int], np.ndarray] = {}
 
-    def screen(self, array2d: np.ndarray) -> np.ndarray:
-        return screen_view(array2d, self.order, self.flips)
+    def shape(self, panel_px: int) -> tuple[int, int]:
+        scale = panel_px / max(self.extent_mm)
+        return tuple(max(1, round(e * scale)) for e in self.extent_mm)
 
-    def annotate(self, ax) -> dict[str, str] | None:
-        ax.set_axis_off()
-        return annotate_slice(ax, direction=self.background.direction, order=self.order,
-                              flips=self.flips, spacing_mm=self.background.spacing_mm)  # fmt: skip
+    def screen(self, array2d: np.ndarray, shape, *, mask: bool = False) -> np.ndarray:
+        return resample_slice(screen_view(array2d, self.order, self.flips), shape, mask=mask)
 
-    def draw_masks(self, ax, z: int) -> None:
-        masks = {n: self.screen(m.array[z] > 0) for n, m in self.masks.items()}
+    def mask_panel(self, z: int, shape) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
+        """The background with every mask, annotated; and where each text was drawn."""
+        masks = {n: self.screen(m.array[z] > 0, shape, mask=True) for n, m in self.masks.items()}
         fill = {n: 0.3 if n == self.primary else 0.0 for n in masks}
-        draw_overlay(ax, self.screen(self.background.array[z]), masks, window=self.window,
-                     colors=self.colors, fill_alpha=fill, linewidths=1.0, aspect=self.aspect)  # fmt: skip
+        rgb = overlay_rgb(self.screen(self.background.array[z], shape), masks, window=self.window,
+                          colors=self.colors, fill_alpha=fill)  # fmt: skip
+        return rgb, self._annotate(rgb)
 
-    def draw_map(self, ax, fig, z: int, name: str) -> None:
+    def map_panel(self, z: int, name: str, shape) -> tuple[np.ndarray, np.ndarray]:
+        """A map with the primary mask outlined in white, annotated; and its colour bar."""
         volume, (lo, hi), kind = self.maps[name]
-        shown = ax.imshow(self.screen(volume.array[z]), cmap="magma" if kind == "probability"
-                          else "viridis", vmin=lo, vmax=hi, aspect=self.aspect,
-                          interpolation="nearest")  # fmt: skip
-        mask = self.screen(self.masks[self.primary].array[z] > 0)
-        if mask.any() and not mask.all():
-            ax.contour(mask.astype(float), levels=[0.5], colors=["white"], linewidths=0.7)
-        bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
-        bar.ax.tick_params(labelsize=7)
-        bar.set_label(f"{kind}", fontsize=7)
+        cmap = "magma" if kind == "probability" else "viridis"
+        outline = {self.primary: self.screen(self.masks[self.primary].array[z] > 0, shape,
+                                             mask=True)}  # fmt: skip
+        rgb = overlay_rgb(self.screen(volume.array[z], shape), outline, window=(lo, hi),
+                          colors="white", fill_alpha=0.0, cmap=cmap)  # fmt: skip
+        self._annotate(rgb)
+        if (name, shape[0]) not in self._colorbars:
+            self._colorbars[name, shape[0]] = colorbar_rgb(cmap, lo, hi, label=kind,
+                                                           height_px=shape[0])  # fmt: skip
+        return rgb, self._colorbars[name, shape[0]]
+
+    def _annotate(self, rgb: np.ndarray) -> dict[str, tuple[int, int]]:
+        return annotate_rgb(rgb, direction=self.background.direction, order=self.order,
+                            flips=self.flips, mm_per_pixel=self.extent_mm[1] / rgb.shape[1],
+                            font_px=FONT_PX)  # fmt: skip
 
 
-def _slice_figure(view: _View, z: int, *, dpi: int, voxel_ml: float):
-    names = list(view.maps)
-    widths = [PANEL_IN] + [PANEL_IN + 0.5] * len(names)
-    fig = _new_figure(sum(widths), PANEL_IN, dpi=dpi, layout="constrained")
-    axes = fig.subplots(1, len(widths), squeeze=False, width_ratios=widths)[0]
-    view.draw_masks(axes[0], z)
+def _slice_png(view: _View, z: int, *, panel_px: int, voxel_ml: float) -> bytes:
+    """One row: the masks, then each map with its colour bar, titled with the slice number."""
+    shape = view.shape(panel_px)
     area_ml = float((view.masks[view.primary].array[z] > 0).sum()) * voxel_ml
-    axes[0].set_title(f"slice {z}: {view.primary} {area_ml:.2f} mL", fontsize=8)
-    view.annotate(axes[0])
-    for ax, name in zip(axes[1:], names, strict=True):
-        view.draw_map(ax, fig, z, name)
-        ax.set_title(f"slice {z}: {name}", fontsize=8)
-        view.annotate(ax)
-    return fig
+    panels = [(f"slice {z}: {view.primary} {area_ml:.2f} mL", view.mask_panel(z, shape)[0], None)]
+    panels += [(f"slice {z}: {name}", *view.map_panel(z, name, shape)) for name in view.maps]
+    return rgb_to_png(raster_row(panels, font_px=FONT_PX))
 
 
 def _slice_images(view: _View, slices: Sequence[int], voxel_ml: float) -> tuple[list[str], int]:
-    """Base64 PNG per slice, at a resolution that keeps them all within `IMAGE_BUDGET_BYTES`.
+    """Base64 PNG per slice, at a panel size that keeps them all within `IMAGE_BUDGET_BYTES`.
 
-    The first slice's size sets the resolution (dpi, down to `MIN_DPI`); if all slices together
-    still exceed the budget by half, they are drawn again at the resolution their size calls for.
+    The first slice's size sets the panel size (down to `MIN_PANEL_PX`); if all slices
+    together still exceed the budget by half, they are drawn again at the size theirs calls for.
     """
 
-    def draw(z: int, dpi: int) -> str:
-        return figure_to_png_base64(_slice_figure(view, z, dpi=dpi, voxel_ml=voxel_ml), dpi=dpi)
+    def draw(z: int, panel_px: int) -> bytes:
+        return _slice_png(view, z, panel_px=panel_px, voxel_ml=voxel_ml)
 
-    def smaller(dpi: int, size: float) -> int:
-        return max(MIN_DPI, int(0.95 * dpi * math.sqrt(IMAGE_BUDGET_BYTES / size)))
+    def smaller(panel_px: int, size: float) -> int:
+        return max(MIN_PANEL_PX, int(0.95 * panel_px * math.sqrt(IMAGE_BUDGET_BYTES / size)))
 
-    dpi, out = DPI, []
+    panel_px, out = PANEL_PX, []
     while not out:
-        first = draw(slices[0], dpi)
-        estimate = len(first) * 3 / 4 * len(slices)
-        if estimate <= IMAGE_BUDGET_BYTES or dpi == MIN_DPI:
+        first = draw(slices[0], panel_px)
+        estimate = len(first) * len(slices)
+        if estimate <= IMAGE_BUDGET_BYTES or panel_px == MIN_PANEL_PX:
             out = [first]
         else:
-            dpi = smaller(dpi, estimate)
-    out += [draw(z, dpi) for z in slices[1:]]
-    total = sum(len(b) for b in out) * 3 / 4
-    if total > 1.5 * IMAGE_BUDGET_BYTES and dpi > MIN_DPI:
-        dpi = smaller(dpi, total)
-        out = [draw(z, dpi) for z in slices]
-    return out, dpi
+            panel_px = smaller(panel_px, estimate)
+    out += [draw(z, panel_px) for z in slices[1:]]
+    total = sum(len(b) for b in out)
+    if total > 1.5 * IMAGE_BUDGET_BYTES and panel_px > MIN_PANEL_PX:
+        panel_px = smaller(panel_px, total)
+        out = [draw(z, panel_px) for z in slices]
+    return [base64.b64encode(b).decode("ascii") for b in out], panel_px
 
 
 def _preview_png(view: _View, slices: Sequence[int], lines: Sequence[str]) -> bytes:
-    fig = _new_figure(PANEL_IN * len(slices), PANEL_IN + 0.9, dpi=DPI, layout="constrained")
-    axes = fig.subplots(1, len(slices), squeeze=False)[0]
-    for ax, z in zip(axes, slices, strict=True):
-        view.draw_masks(ax, z)
-        ax.set_title(f"slice {z}", fontsize=8)
-        view.annotate(ax)
-    fig.suptitle("\n".join(lines), fontsize=9)
-    return figure_to_png_bytes(fig, dpi=DPI)
+    shape = view.shape(PANEL_PX)
+    panels = [(f"slice {z}", view.mask_panel(z, shape)[0], None) for z in slices]
+    return rgb_to_png(raster_row(panels, header=lines, font_px=FONT_PX))
 
 
 # ------------------------------------------------------------------------------ HTML
@@ -377,7 +388,7 @@ def write_segment_report(
     empty = not shown
     if empty:
         shown = report_slices(background.spatial_shape[0], None, N_EMPTY_SLICES)
-    images, dpi = _slice_images(view, shown, background.voxel_volume_ml)
+    images, panel_px = _slice_images(view, shown, background.voxel_volume_ml)
 
     method = prov.get("method", "not recorded")
     volume_text = ", ".join(f"{n} {float(v):.2f} mL" for n, v in volumes_ml.items())
@@ -410,7 +421,8 @@ def write_segment_report(
                    f"worked out from the image direction; bar = scale in mm. Masks: {legend}."
                    + (f" Maps: {', '.join(_esc(n) for n in maps)} (primary outline in white)."
                       if maps else "")
-                   + (f" Images reduced to {dpi} dpi to keep the page small." if dpi < DPI else "")
+                   + (f" Images reduced to {panel_px} px panels to keep the page small."
+                      if panel_px < PANEL_PX else "")
                    + f"</p>{figures}"),
         ("Method and weights", f"<p>Method: <b>{_esc(method)}</b></p>"
                                + _weights_table(prov.get("weights") or [])),
