@@ -285,6 +285,35 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+#: glibc `mallopt` parameters (malloc.h) and the values `_reuse_freed_memory` sets.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024  # glibc's maximum on 64-bit systems
+_TRIM_THRESHOLD_BYTES = 256 * 1024 * 1024
+_MALLOC_TUNED = False
+
+
+def _reuse_freed_memory() -> None:
+    """Let this worker process reuse freed memory for large arrays (once per process).
+
+    Dask starts its worker processes with ``MALLOC_TRIM_THRESHOLD_`` set, which turns off glibc's
+    adaptive mmap threshold: every numpy temporary above 128 kB is then mapped and unmapped, and
+    cases ran 2-3x slower, most of the time in the kernel (``benchmarks/RESULTS.md``). Memory is
+    still returned to the system above `_TRIM_THRESHOLD_BYTES` of free heap.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    _MALLOC_TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def run_case(task: CohortTask, case: CohortCase, folder: str, overwrite: bool) -> dict:
     """Run ``task`` on ``case`` into ``folder`` (atomically); a failure becomes the record.
 
@@ -292,6 +321,7 @@ def run_case(task: CohortTask, case: CohortCase, folder: str, overwrite: bool) -
     """
     from strokect.io.atomic import staged_output_dir
 
+    _reuse_freed_memory()
     t0 = time.perf_counter()
     try:
         with staged_output_dir(folder, overwrite=overwrite) as tmp:
