@@ -115,7 +115,7 @@ def test_fuzz_info_and_segment(base, tmp_path, capsys):
             ["info", str(path)],
             ["segment", "--input", f"ct={path}", "--input", f"cbf={base['cbf']}",
              "--input", f"cbv={base['cbv']}", "-o", str(tmp_path / f"out{k}"),
-             "--weights", str(base["w"]), "--quiet"],
+             "--weights", str(base["w"]), "--quiet", "--no-report"],
         ):  # fmt: skip
             code = main(argv)
             printed = capsys.readouterr()

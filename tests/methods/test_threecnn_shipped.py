@@ -42,7 +42,7 @@ def test_shipped_weights_segment_a_phantom_followup(tmp_path):
         hemorrhage_share=0.3, scanner_variation=True,
     )  # fmt: skip
     ct, ref = case.followup["ncct_followup"], case.followup["infarct"].array > 0
-    res = segment({"ncct_followup": ct}, tmp_path / "out", method="threecnn")
+    res = segment({"ncct_followup": ct}, tmp_path / "out", method="threecnn", report=False)
     pred = res.outputs["infarct"].array > 0
     dice = 2 * (pred & ref).sum() / (pred.sum() + ref.sum())
     assert dice > 0.8, dice
@@ -57,7 +57,7 @@ def test_real_gantry_tilt_series_end_to_end(tmp_path):
     from strokect.pipelines.segment import segment
 
     series = shared_path("dicom", "ge_gantry_tilt")
-    res = segment({"ncct_followup": series}, tmp_path / "ge", method="threecnn")
+    res = segment({"ncct_followup": series}, tmp_path / "ge", method="threecnn", report=False)
     grid = res.outputs["infarct"]
     assert grid.spacing_mm[1] == pytest.approx(0.488, abs=1e-3)
     findings = {f["what"]: f for f in res.provenance["domain_check"]["findings"]}

@@ -17,7 +17,7 @@ from strokect.io import read_volume
 from strokect.methods import registry
 from strokect.methods.checkpoint import save_checkpoint
 from strokect.methods.examples import ToyEndToEnd, ToyEndToEndConfig
-from strokect.pipelines.cohort import find_cohort, is_cohort_root
+from strokect.pipelines.cohort_cases import find_cohort, is_cohort_root
 from strokect.pipelines.inputs import is_study_folder
 from tests.conftest import shared_path
 from tests.io.test_dicom import write_3d_series, write_4d_series

@@ -13,7 +13,7 @@ def merge(out_dir: Path) -> None:
     """Merge the part tables (cohort.part-<i>-of-<n>.json...) of OUT_DIR, written by
     ``strokect segment/perfusion ROOT -o OUT_DIR --num-parts N --part-id I``, into the cohort
     tables (volumes.csv or readout.csv, cohort_cases.csv, cohort.json)."""
-    from strokect.pipelines.cohort import merge_cohort, summary_line
+    from strokect.pipelines.cohort_tables import merge_cohort, summary_line
 
     result = merge_cohort(out_dir)
     click.echo(summary_line(result, out_dir))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from strokect.cli.cohort import cohort_options, refuse_cohort_options, run_cohort_command
+
 
 @click.command("perfusion")
 @click.argument("input4d", type=click.Path(exists=True))
@@ -42,17 +44,7 @@ import click
     "--no-report", "no_report", is_flag=True, help="Skip report.html / report.png (maps only)."
 )
 @click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
-@click.option("--workers", type=int, help="Cohort: a local Dask cluster of N worker processes.")
-@click.option("--scheduler", metavar="ADDRESS", help="Cohort: an existing Dask cluster.")
-@click.option(
-    "--num-parts", type=int, default=1, show_default=True, help="Cohort: array job parts."
-)
-@click.option(
-    "--part-id", type=int, default=0, show_default=True, help="Cohort: this part (0-based)."
-)
-@click.option(
-    "--resume", is_flag=True, help="Cohort: keep finished studies with the same settings."
-)
+@cohort_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def perfusion(
     input4d,
@@ -77,7 +69,7 @@ def perfusion(
     study of a cohort: a dataset root (ctp role), a folder of 4D image files or a folder of
     DICOM study folders (one folder per study in OUTPUT, plus readout.csv, cohort.json)."""
     from strokect.perfusion import PerfusionConfig, run_perfusion
-    from strokect.pipelines.cohort import is_perfusion_cohort
+    from strokect.pipelines.cohort_cases import is_perfusion_cohort
 
     cfg = PerfusionConfig(
         method=method,
@@ -95,15 +87,9 @@ def perfusion(
             num_parts=num_parts, part_id=part_id, resume=resume, overwrite=overwrite, quiet=quiet,
         )  # fmt: skip
         return
-    cohort_only = {"--workers": workers, "--scheduler": scheduler, "--resume": resume or None}
-    given = [k for k, v in cohort_only.items() if v is not None] + (
-        ["--num-parts/--part-id"] if (num_parts, part_id) != (1, 0) else []
-    )
-    if given:
-        raise click.UsageError(
-            f"{', '.join(given)}: only for a cohort (a dataset root, a folder of 4D files or of "
-            "DICOM study folders)"
-        )
+    run = {"workers": workers, "scheduler": scheduler, "num_parts": num_parts,
+           "part_id": part_id, "resume": resume}  # fmt: skip
+    refuse_cohort_options(run, "a dataset root, a folder of 4D files or of DICOM study folders")
     summary = run_perfusion(
         input4d,
         out_dir,
@@ -121,25 +107,12 @@ def perfusion(
     )
 
 
-def _perfusion_cohort(root, out_dir, cfg, *, report, quiet, **run):
-    from pathlib import Path
-
-    from strokect.cli.segment import CohortFailures
-    from strokect.pipelines.cohort import find_cohort, run_cohort, summary_line
+def _perfusion_cohort(root, out_dir, cfg, *, report, **run):
+    from strokect.pipelines.cohort_cases import find_cohort
     from strokect.pipelines.perfusion_cohort import PerfusionTask
 
     cases, problems = find_cohort(root, files_are_cases=True)
-    result = run_cohort(
-        cases, PerfusionTask(cfg, report=report), out_dir=out_dir, problems=problems,
-        quiet=quiet, **run,
-    )  # fmt: skip
-    click.echo(summary_line(result, Path(out_dir)))
-    if result.n_failed:
-        first = next(r for r in result.records if r["status"] == "failed")
-        raise CohortFailures(
-            f"{result.n_failed} of {len(result.records)} studies failed (first: "
-            f"{first['case_id']}: {first['message']}); every reason in {result.paths['summary']}"
-        )
+    run_cohort_command(cases, problems, PerfusionTask(cfg, report=report), out_dir=out_dir, **run)
 
 
 def _study_ctp_series(path) -> str | None:

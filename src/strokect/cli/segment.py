@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from strokect.cli.cohort import cohort_options, refuse_cohort_options, run_cohort_command
+
 
 @click.command("segment")
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
@@ -68,21 +70,7 @@ import click
     "--anonymize", is_flag=True, help="DICOM-SEG: blank the patient and study identifiers."
 )
 @click.option("--no-report", is_flag=True, help="Skip report.html / report.png.")
-@click.option(
-    "--workers", type=int, help="Cohort: run on a local Dask cluster of N worker processes."
-)
-@click.option(
-    "--scheduler", metavar="ADDRESS", help="Cohort: run on an existing Dask cluster (tcp://...)."
-)
-@click.option(
-    "--num-parts", type=int, default=1, show_default=True, help="Cohort: array job parts."
-)
-@click.option(
-    "--part-id", type=int, default=0, show_default=True, help="Cohort: this part (0-based)."
-)
-@click.option(
-    "--resume", is_flag=True, help="Cohort: keep finished cases made with the same settings."
-)
+@cohort_options
 @click.option(
     "--ct-role",
     default="ct",
@@ -107,7 +95,7 @@ def segment(
     uncertainty...), volumes.csv/.json (mL, one row per mask), provenance.json, overlay.png and
     report.html/.png. Research software, not for clinical use.
     """
-    from strokect.pipelines.cohort import is_cohort_root
+    from strokect.pipelines.cohort_cases import is_cohort_root
 
     if input_path is None and not inputs:
         raise click.UsageError("give INPUT (a case folder) or the images with --input ROLE=PATH")
@@ -115,28 +103,19 @@ def segment(
     cohort = (
         input_path is not None and case_id is None and not inputs and is_cohort_root(input_path)
     )
-    batch_only = {
-        "--workers": workers is not None,
-        "--scheduler": scheduler is not None,
-        "--num-parts": num_parts != 1,
-        "--part-id": part_id != 0,
-        "--resume": resume,
-    }
+    run = {"workers": workers, "scheduler": scheduler, "num_parts": num_parts,
+           "part_id": part_id, "resume": resume}  # fmt: skip
     if cohort:
         _segment_cohort(
             input_path, out_dir, method=method, weights=weights, options=options, device=device,
             threads=threads, seed=seed, quiet=quiet, allow_slice_gaps=allow_slice_gaps,
             overwrite=overwrite, output_format=output_format, anonymize=anonymize,
-            workers=workers, scheduler=scheduler, num_parts=num_parts, part_id=part_id,
-            resume=resume, command=command, ct_role=ct_role,
+            command=command, ct_role=ct_role, run=run,
         )  # fmt: skip
         return
-    given = [k for k, v in batch_only.items() if v]
-    if given:
-        raise click.UsageError(
-            f"{', '.join(given)}: only for a cohort (a dataset root or a folder of DICOM studies "
-            "as INPUT, without --case or --input)"
-        )
+    refuse_cohort_options(
+        run, "a dataset root or a folder of DICOM studies, without --case or --input"
+    )
     from strokect.pipelines.segment import segment as run_segment
 
     result = run_segment(
@@ -164,30 +143,15 @@ def segment(
     click.echo(f"outputs in {result.out_dir}")
 
 
-def _segment_cohort(root, out_dir, *, workers, scheduler, num_parts, part_id, resume, quiet,
-                    overwrite, ct_role, **settings):  # fmt: skip
-    from strokect.pipelines.cohort import find_cohort, run_cohort, summary_line
+def _segment_cohort(root, out_dir, *, quiet, overwrite, ct_role, run, **settings):
+    from strokect.pipelines.cohort_cases import find_cohort
     from strokect.pipelines.segment_cohort import SegmentTask
 
     cases, problems = find_cohort(root, ct_role=ct_role)
-    task = SegmentTask(**settings)
-    result = run_cohort(
-        cases, task, out_dir=out_dir, problems=problems, workers=workers, scheduler=scheduler,
-        num_parts=num_parts, part_id=part_id, resume=resume, overwrite=overwrite, quiet=quiet,
+    run_cohort_command(
+        cases, problems, SegmentTask(**settings), out_dir=out_dir, quiet=quiet,
+        overwrite=overwrite, **run,
     )  # fmt: skip
-    click.echo(summary_line(result, Path(out_dir)))
-    if result.n_failed:
-        first = next(r for r in result.records if r["status"] == "failed")
-        raise CohortFailures(
-            f"{result.n_failed} of {len(result.records)} cases failed (first: {first['case_id']}: "
-            f"{first['message']}); every reason in {result.paths['summary']}"
-        )
-
-
-class CohortFailures(click.ClickException):
-    """Some cases of a cohort failed (the others are written): exit status 1."""
-
-    exit_code = 1
 
 
 def private_command(argv: list[str]) -> str:

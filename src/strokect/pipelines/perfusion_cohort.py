@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strokect.perfusion.maps import PerfusionConfig
-from strokect.pipelines.cohort import CohortCase
+from strokect.pipelines.cohort_cases import CohortCase
 
 __all__ = ["READOUT_COLUMNS", "PerfusionTask"]
 

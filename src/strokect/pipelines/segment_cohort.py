@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from strokect.io.records import json_safe
-from strokect.pipelines.cohort import CohortCase
+from strokect.pipelines.cohort_cases import CohortCase
 
 __all__ = ["SegmentTask", "segment_fingerprint"]
 
