@@ -82,7 +82,7 @@ def main() -> None:
             if not same:
                 raise SystemExit(f"{name}: volumes differ from the separate calls")
         print(f"load after: {os.getloadavg()}")
-        print(f"| variant | wall s | cases/min | vs separate |")
+        print("| variant | wall s | cases/min | vs separate |")
         print("|---|---|---|---|")
         for name, seconds in results.items():
             rate = 60.0 * args.cases / seconds
