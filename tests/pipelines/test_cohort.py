@@ -107,7 +107,9 @@ def test_resume_skips_same_settings_refuses_others_overwrite_redoes(toy, referen
     failures = json.loads((out / "cohort.json").read_text())["failures"]
     assert len(failures) == 4 and "different calibration, options" in failures[0]["message"]
     assert (out / "case_1" / "mask.nii.gz").stat().st_mtime_ns == stamp
+    (out / "case_1" / "segmentation.dcm").write_bytes(b"from another run")
     assert main([*base, *other, "--resume", "--overwrite"]) == 0
+    assert not (out / "case_1" / "segmentation.dcm").exists()  # a redone case replaces its folder
     prov = json.loads((out / "case_1" / "provenance.json").read_text())
     assert prov["calibration"]["threshold"] == 0.3
 

@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,18 +77,35 @@ def _reuse_freed_memory() -> None:
         pass
 
 
-def run_case(task: CohortTask, case: CohortCase, folder: str, overwrite: bool) -> dict:
+def _staged_case(task: CohortTask, case: CohortCase, folder: Path) -> None:
+    """Write the case into a hidden sibling, then put it in place of ``folder`` (an earlier
+    folder of the case, redone with ``--overwrite``, is replaced as a whole: no file of another
+    run stays beside the new outputs). ``folder`` is complete or absent at every moment."""
+    tmp = folder.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{folder.name}")
+    tmp.mkdir(parents=True)
+    try:
+        task(case, tmp)
+        if folder.exists():
+            old = folder.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{folder.name}")
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_case(task: CohortTask, case: CohortCase, folder: str) -> dict:
     """Run ``task`` on ``case`` into ``folder`` (atomically); a failure becomes the record.
 
     Runs in the worker (module-level so that Dask can pickle a reference to it).
     """
-    from strokect.io.atomic import staged_output_dir
-
     _reuse_freed_memory()
     t0 = time.perf_counter()
     try:
-        with staged_output_dir(folder, overwrite=overwrite) as tmp:
-            task(case, tmp)
+        _staged_case(task, case, Path(folder))
         status, message = "ok", ""
     except Exception as exc:  # one bad case is reported; the others go on
         status, message = "failed", case.scrub(_one_line(exc))
@@ -154,15 +172,15 @@ def _record(case: CohortCase, status: str, message: str) -> dict:
     return {"case_id": case.case_id, "status": status, "seconds": 0.0, "message": message}
 
 
-def _execute_local(todo, task, out: Path, overwrite: bool, bar) -> list[dict]:
+def _execute_local(todo, task, out: Path, bar) -> list[dict]:
     records = []
     for case in todo:
-        records.append(run_case(task, case, str(out / case.case_id), overwrite))
+        records.append(run_case(task, case, str(out / case.case_id)))
         bar.update(1)
     return records
 
 
-def _execute_dask(todo, task, out, overwrite, bar, *, workers, scheduler) -> list[dict]:
+def _execute_dask(todo, task, out, bar, *, workers, scheduler) -> list[dict]:
     """Run the cases on a Dask cluster: a local one of ``workers`` processes, or ``scheduler``."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -195,7 +213,7 @@ def _execute_dask(todo, task, out, overwrite, bar, *, workers, scheduler) -> lis
         futures = []
         for case in todo:
             fut = client.submit(
-                run_case, task, case, str(out / case.case_id), overwrite,
+                run_case, task, case, str(out / case.case_id),
                 key=f"strokect-{task.kind}-{case.case_id}-{os.getpid()}-{time.time_ns()}",
                 pure=False,
             )  # fmt: skip
@@ -273,11 +291,9 @@ def run_cohort(
 
     with _progress(len(todo), f"{task.kind} cases", quiet) as bar:
         if workers is None and scheduler is None:
-            records += _execute_local(todo, task, out, overwrite, bar)
+            records += _execute_local(todo, task, out, bar)
         else:
-            records += _execute_dask(
-                todo, task, out, overwrite, bar, workers=workers, scheduler=scheduler
-            )
+            records += _execute_dask(todo, task, out, bar, workers=workers, scheduler=scheduler)
     _remove_stale(out, [c.case_id for c in todo])
     records.sort(key=lambda r: natural_key(r["case_id"]))
     seconds = time.perf_counter() - t0
