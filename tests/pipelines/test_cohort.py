@@ -159,6 +159,11 @@ def test_parts_of_an_array_job_local_dask_cluster_and_merge(toy, reference, tmp_
         "case_1",
         "case_3",
     ]
+    part1 = out / "cohort.part-1-of-2.json"
+    saved = part1.read_text()
+    part1.write_text(saved.replace('"mc_passes=0"', '"mc_passes=1"'))
+    assert main(["merge", str(out)]) == 2 and "different settings" in capsys.readouterr().err
+    part1.write_text(saved)
     assert main(["merge", str(out)]) == 0
     assert read_rows(out / "volumes.csv") == read_rows(reference / "volumes.csv")
     for case in IDS:

@@ -104,6 +104,8 @@ def merge_cohort(out_dir: str | Path) -> CohortResult:
     kinds = {d["kind"] for d in docs}
     if len(totals) != 1 or len(kinds) != 1:
         raise InputError(f"{out}: parts of different runs ({sorted(kinds)}, parts {totals})")
+    if any(d["task"] != docs[0]["task"] for d in docs[1:]):
+        raise InputError(f"{out}: the parts ran with different settings (method, weights, options)")
     n = totals.pop()
     have = {d["run"]["part_id"] for d in docs}
     if have != set(range(n)):
