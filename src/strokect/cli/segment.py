@@ -19,7 +19,8 @@ from strokect.cli.cohort import cohort_options, refuse_cohort_options, run_cohor
     "out_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="Output folder (refused when it exists and is not empty, unless --overwrite).",
+    help="Output folder (refused when it exists and is not empty, unless --overwrite; a "
+    "cohort refuses only the cases already there, unless --resume or --overwrite).",
 )
 @click.option("--method", default="clerigues", show_default=True, help="Registered method name.")
 @click.option(
