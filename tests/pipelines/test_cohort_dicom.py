@@ -52,6 +52,10 @@ def test_dicom_study_rule_and_pseudonymous_ids(tmp_path):
     assert "ROE" not in problems[0]["message"]  # the folder name is scrubbed
     cases, _ = find_cohort(root, ct_role="ncct_followup")
     assert set(cases[0].inputs.case.images) == {"ncct_followup", "ctp"}
+    # an output folder inside the root (DICOM-SEG files in it) is not a study
+    write_3d_series(root / "out" / "study-001", [0.0, 5.0], _fill)
+    assert len(find_cohort(root)[0]) == 2
+    assert [c.case_id for c in find_cohort(root, exclude=root / "out")[0]] == ["study-001"]
 
 
 @pytest.fixture

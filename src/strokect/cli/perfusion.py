@@ -111,7 +111,7 @@ def _perfusion_cohort(root, out_dir, cfg, *, report, **run):
     from strokect.pipelines.cohort_cases import find_cohort
     from strokect.pipelines.perfusion_cohort import PerfusionTask
 
-    cases, problems = find_cohort(root, files_are_cases=True)
+    cases, problems = find_cohort(root, files_are_cases=True, exclude=out_dir)
     run_cohort_command(cases, problems, PerfusionTask(cfg, report=report), out_dir=out_dir, **run)
 
 

@@ -148,7 +148,7 @@ def _segment_cohort(root, out_dir, *, quiet, overwrite, ct_role, run, **settings
     from strokect.pipelines.cohort_cases import find_cohort
     from strokect.pipelines.segment_cohort import SegmentTask
 
-    cases, problems = find_cohort(root, ct_role=ct_role)
+    cases, problems = find_cohort(root, ct_role=ct_role, exclude=out_dir)
     run_cohort_command(
         cases, problems, SegmentTask(**settings), out_dir=out_dir, quiet=quiet,
         overwrite=overwrite, **run,

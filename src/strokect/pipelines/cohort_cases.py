@@ -114,7 +114,11 @@ class CohortResult:
 
 
 def find_cohort(
-    root: str | Path, *, files_are_cases: bool = False, ct_role: str = "ct"
+    root: str | Path,
+    *,
+    files_are_cases: bool = False,
+    ct_role: str = "ct",
+    exclude: str | Path | None = None,
 ) -> tuple[list[CohortCase], list[dict]]:
     """The cases under ``root``, and the studies that could not be made into cases.
 
@@ -126,6 +130,9 @@ def find_cohort(
         files (one case each, id = the file name without its suffix; ``strokect perfusion``).
     ct_role : str
         The role of a 3D CT series of a DICOM study (`dicom_study_roles`).
+    exclude : path, optional
+        A folder under ``root`` that is not a study (the output folder of the run: its
+        DICOM-SEG files would make it look like one).
 
     Returns
     -------
@@ -144,7 +151,11 @@ def find_cohort(
         return _unique(cases, root), []
     if not root.is_dir():
         raise InputError(f"{root}: not a dataset manifest nor a folder")
-    entries = sorted((p for p in root.iterdir() if not p.name.startswith(".")), key=_nat)
+    skip = None if exclude is None else Path(exclude).resolve()
+    entries = sorted(
+        (p for p in root.iterdir() if not p.name.startswith(".") and p.resolve() != skip),
+        key=_nat,
+    )
     if files_are_cases:
         files = [p for p in entries if p.is_file() and image_suffix(p)]
         if files:
