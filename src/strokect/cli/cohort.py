@@ -3,8 +3,6 @@ choose where the cases run, and the run itself (`strokect.pipelines.cohort.run_c
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 #: The cohort-only options (name, value meaning "not given").
@@ -64,7 +62,7 @@ def run_cohort_command(cases, problems, task, *, out_dir, quiet, overwrite, **ru
     result = run_cohort(
         cases, task, out_dir=out_dir, problems=problems, quiet=quiet, overwrite=overwrite, **run
     )
-    click.echo(summary_line(result, Path(out_dir)))
+    click.echo(summary_line(result))
     if result.n_failed:
         first = next(r for r in result.records if r["status"] == "failed")
         raise CohortFailures(

@@ -16,4 +16,4 @@ def merge(out_dir: Path) -> None:
     from strokect.pipelines.cohort_tables import merge_cohort, summary_line
 
     result = merge_cohort(out_dir)
-    click.echo(summary_line(result, out_dir))
+    click.echo(summary_line(result))

@@ -79,16 +79,14 @@ def perfusion(
         tmax_estimator=tmax_estimator,
         motion_correction=motion_correction,
     )
+    run = {"workers": workers, "scheduler": scheduler, "num_parts": num_parts,
+           "part_id": part_id, "resume": resume}  # fmt: skip
     if is_perfusion_cohort(input4d):
         if aif_mask is not None:
             raise click.UsageError("--aif-mask is per study: not for a cohort")
-        _perfusion_cohort(
-            input4d, out_dir, cfg, report=not no_report, workers=workers, scheduler=scheduler,
-            num_parts=num_parts, part_id=part_id, resume=resume, overwrite=overwrite, quiet=quiet,
-        )  # fmt: skip
+        _perfusion_cohort(input4d, out_dir, cfg, report=not no_report, overwrite=overwrite,
+                          quiet=quiet, **run)  # fmt: skip
         return
-    run = {"workers": workers, "scheduler": scheduler, "num_parts": num_parts,
-           "part_id": part_id, "resume": resume}  # fmt: skip
     refuse_cohort_options(run, "a dataset root, a folder of 4D files or of DICOM study folders")
     summary = run_perfusion(
         input4d,

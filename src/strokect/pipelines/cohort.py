@@ -114,7 +114,6 @@ def run_case(task: CohortTask, case: CohortCase, folder: str) -> dict:
         "status": status,
         "seconds": round(time.perf_counter() - t0, 2),
         "message": message,
-        "pid": os.getpid(),
     }
 
 

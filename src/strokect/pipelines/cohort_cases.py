@@ -14,7 +14,7 @@ from typing import Protocol
 
 from strokect.data.case import Case, natural_key
 from strokect.errors import InputError
-from strokect.pipelines.inputs import CaseInputs, dicom_study_roles, has_dicom
+from strokect.pipelines.inputs import CaseInputs, dicom_study_roles, has_dicom, several_studies
 
 __all__ = [
     "CohortCase",
@@ -212,12 +212,11 @@ def is_cohort_root(path: str | Path) -> bool:
 
 def _several_studies(entries: list[Path]) -> bool:
     """Sub-folders holding DICOM of more than one study (series folders of one study: False)."""
-    from strokect.io.dicom_scan import first_study_uid, is_dicom_file
+    from strokect.io.dicom_scan import is_dicom_file
 
     if any(p.is_file() and is_dicom_file(p) for p in entries):
         return False  # a series or study folder with its own images
-    studies = [first_study_uid(p) for p in entries if p.is_dir() and has_dicom(p)]
-    return len(set(studies)) > 1 or (None in studies and len(studies) > 1)
+    return several_studies(entries)
 
 
 def is_perfusion_cohort(path: str | Path) -> bool:

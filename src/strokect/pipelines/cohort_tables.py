@@ -126,7 +126,7 @@ def merge_cohort(out_dir: str | Path) -> CohortResult:
     return CohortResult(records, paths, seconds)
 
 
-def summary_line(result: CohortResult, out: Path) -> str:
+def summary_line(result: CohortResult) -> str:
     """One line for the terminal: counts and where the tables are."""
     return (
         f"{result.count('ok')} done, {result.count('skipped')} skipped (resume), "

@@ -210,16 +210,21 @@ def has_dicom(folder: Path) -> bool:
     return contains_dicom(folder)
 
 
-def is_study_folder(path: str | Path) -> bool:
-    """``path`` is one DICOM study: DICOM images below it, all sub-folders of one study."""
+def several_studies(folders: Iterable[Path]) -> bool:
+    """The DICOM below ``folders`` belongs to more than one study (StudyInstanceUID; a folder
+    whose images carry none counts as a study of its own)."""
     from strokect.io.dicom_scan import first_study_uid
 
+    uids = [first_study_uid(p) for p in folders if p.is_dir() and has_dicom(p)]
+    return len(set(uids)) > 1 or (None in uids and len(uids) > 1)
+
+
+def is_study_folder(path: str | Path) -> bool:
+    """``path`` is one DICOM study: DICOM images below it, all sub-folders of one study."""
     path = Path(path)
     if not path.is_dir() or not has_dicom(path):
         return False
-    subs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    uids = [first_study_uid(p) for p in subs if has_dicom(p)]
-    return len(set(uids)) <= 1 and not (None in uids and len(uids) > 1)
+    return not several_studies(p for p in path.iterdir() if not p.name.startswith("."))
 
 
 def _plain_study(path: Path) -> bool:

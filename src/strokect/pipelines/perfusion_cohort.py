@@ -42,7 +42,6 @@ class PerfusionTask:
             report=self.report,
             series=case.inputs.series_of("ctp", path),
         )
-        _add_case_id(folder / "perfusion.json", case.case_id)
 
     def is_complete(self, folder: Path) -> bool:
         return (folder / "perfusion.json").is_file()
@@ -59,18 +58,10 @@ class PerfusionTask:
         summary = json.loads((folder / "perfusion.json").read_text(encoding="utf-8"))
         readout = summary["readout"]
         row = {k: readout.get(k) for k in READOUT_COLUMNS[1:]}
-        return [{"case_id": summary.get("case_id", folder.name), **row}]
+        return [{"case_id": folder.name, **row}]
 
     def table_columns(self) -> list[str]:
         return list(READOUT_COLUMNS)
 
     def describe(self) -> dict:
         return {"parameters": self.config.to_dict(), "report": self.report}
-
-
-def _add_case_id(path: Path, case_id: str) -> None:
-    """Record the cohort's case id in ``perfusion.json`` (atomically rewritten)."""
-    from strokect.io.records import write_json
-
-    summary = json.loads(path.read_text(encoding="utf-8"))
-    write_json({"case_id": case_id, **summary}, path)
