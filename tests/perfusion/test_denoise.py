@@ -116,3 +116,26 @@ def test_temporal_subspace_explicit_rank_off_and_errors():
     np.testing.assert_allclose(exact, signal, atol=1e-3 * float(np.abs(signal).max()))
     with pytest.raises(InputError, match="temporal rank"):
         temporal_subspace_denoise(signal, 99)
+
+
+def test_voxel_threshold_keeps_a_small_group_s_own_shape():
+    """Components below the global threshold are kept per voxel where they stand out of its noise."""
+    from strokect.perfusion.denoise import temporal_subspace_denoise
+
+    signal, rng = _low_rank_curves(2, m=6000)
+    time = np.arange(signal.shape[0], dtype=float)
+    late = (2.0 * np.exp(-(((time - 30) / 4) ** 2))).astype(np.float32)
+    signal[:, :5] += late[:, None]  # 5 of 6000 voxels: too little energy for the global rank
+    noisy = signal + rng.normal(0.0, 0.3, signal.shape).astype(np.float32)
+    plain, info = temporal_subspace_denoise(noisy, "auto")
+    per_voxel, info_v = temporal_subspace_denoise(noisy, "auto", voxel_threshold=4.0)
+    assert info.rank == info_v.rank == 2
+
+    def rms(a, cols):
+        return float(np.sqrt(np.mean((a[:, cols] - signal[:, cols]) ** 2)))
+
+    group, rest = slice(0, 5), slice(5, None)
+    assert rms(per_voxel, group) < 0.6 * rms(plain, group)  # the late bump is kept
+    assert rms(per_voxel, rest) < 1.2 * rms(plain, rest)  # almost no noise let back elsewhere
+    with pytest.raises(ValueError, match="voxel_threshold"):
+        temporal_subspace_denoise(noisy, "auto", voxel_threshold=-1.0)

@@ -162,7 +162,12 @@ class SubspaceDenoising:
 
 
 def temporal_subspace_denoise(
-    curves: np.ndarray, rank: int | str = "auto", *, min_rank: int = 1, chunk: int = 65536
+    curves: np.ndarray,
+    rank: int | str = "auto",
+    *,
+    min_rank: int = 1,
+    voxel_threshold: float = 0.0,
+    chunk: int = 65536,
 ) -> tuple[np.ndarray, SubspaceDenoising]:
     """Project ``(T, M)`` tissue curves onto their ``rank`` leading temporal singular vectors.
 
@@ -179,11 +184,18 @@ def temporal_subspace_denoise(
     reported as the full rank ``T``). ``min_rank`` is a floor for the ``"auto"`` rank: a small
     lesion's own temporal signature carries too little of the matrix's energy to pass the
     threshold, and projecting it onto normal-tissue shapes moves its Tmax (docs/perfusion.md).
+    ``voxel_threshold > 0`` (off by default) adds back, voxel by voxel, any further component
+    whose coefficient exceeds ``voxel_threshold`` times that voxel's noise, measured as the RMS
+    of its coefficients on the trailing half of the components (hard thresholding in the
+    data's own Karhunen-Loeve basis, the rule of wavelet shrinkage, Donoho & Johnstone,
+    Biometrika 1994): a small group's own shape survives where it stands out of the noise.
 
     The temporal basis comes from the ``T x T`` Gram matrix (float64, accumulated in chunks of
     voxels), so memory stays at the input plus one chunk.
     """
     t, m = curves.shape
+    if not voxel_threshold >= 0:
+        raise ValueError(f"voxel_threshold must be >= 0; got {voxel_threshold!r}")
     if rank != "auto" and not (isinstance(rank, int | np.integer) and 0 <= rank <= t):
         raise InputError(f"temporal rank must be 'auto' or between 0 and {t}; got {rank!r}")
     if rank == 0 or t < 4 or m < t:
@@ -203,7 +215,17 @@ def temporal_subspace_denoise(
     r = min(r, t)
     basis = evecs[:, :r].astype(np.float32)
     out = np.empty_like(curves, dtype=np.float32)
+    full = evecs.astype(np.float32)
+    tail = max(r, t // 2)
     for start in range(0, m, chunk):
         sl = slice(start, min(start + chunk, m))
-        out[:, sl] = basis @ (basis.T @ np.asarray(curves[:, sl], np.float32))
+        block = np.asarray(curves[:, sl], np.float32)
+        if voxel_threshold > 0 and r < t:
+            coef = full.T @ block
+            sigma = np.sqrt(np.mean(coef[tail:] ** 2, axis=0))
+            keep = np.abs(coef) > voxel_threshold * sigma[None]
+            keep[:r] = True
+            out[:, sl] = full @ (coef * keep)
+        else:
+            out[:, sl] = basis @ (basis.T @ block)
     return out, SubspaceDenoising(r, rel.astype(np.float32), float(omega))

@@ -71,6 +71,7 @@ class PerfusionConfig:
     temporal_sigma_s: float = 0.0  # Gaussian smoothing of every curve along time (0: off)
     temporal_rank: int | str = "auto"  # temporal-subspace denoising: "auto", a rank, 0 = off
     temporal_min_rank: int = 1  # floor of the "auto" rank
+    temporal_voxel_threshold: float = 0.0  # per-voxel hard threshold of the other components
     brain_window_hu: tuple[float, float] = (0.0, 100.0)
     csf_max_hu: float = 15.0  # baseline HU at or below -> CSF, excluded from the tissue mask
     vessel_cbv_max: float = 8.0  # area-ratio CBV (mL/100 g) above -> vessel, excluded
@@ -221,7 +222,10 @@ def compute_perfusion_maps(
     curves = resample_curves(curves, ctp.time_s, grid)
     curves = smooth_temporal(curves, cfg.temporal_sigma_s, dt)
     curves, subspace = temporal_subspace_denoise(
-        curves, cfg.temporal_rank, min_rank=cfg.temporal_min_rank
+        curves,
+        cfg.temporal_rank,
+        min_rank=cfg.temporal_min_rank,
+        voxel_threshold=cfg.temporal_voxel_threshold,
     )
     noise_sd = curve_noise_sd(curves, grid, ctp.time_s, nb) if cfg.adaptive_truncation else None
     maps = _maps_from_curves(curves, aif.curve * scale, grid, cfg, noise_sd=noise_sd)
