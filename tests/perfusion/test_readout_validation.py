@@ -52,9 +52,10 @@ def test_lesion_free_case_reads_no_core_and_no_hypoperfusion():
 @pytest.mark.slow
 def test_validation_set_pooled_targets():
     """6 lesion + 2 lesion-free phantoms x frame intervals 1, 1.5, 2 s x noise 6, 9, 12 HU
-    (~2.5 min). Pooled: Tmax > 6 s median Dice 0.89, median |relative volume error| 10 %, core
-    median Dice 0.52, lesion-free 0 mL; 5 of 54 lesion case-conditions miss the per-case bound
-    (3 of them the 7 mL lesion of seed 6 with 1 s frames), see docs/perfusion.md."""
+    (~2.5 min). Pooled: Tmax > 6 s median Dice 0.89, median |relative volume error| 9.6 %, core
+    median Dice 0.59, lesion-free 0 mL; 1 of 54 lesion case-conditions misses the per-case bound
+    (seed 4, 2 s frames, 12 HU: +26 %, +2.3 mL), see docs/perfusion.md. With the oSVD limit per
+    sample (the default before) 5 of 54 missed it."""
     results = run({"default": {}}, FRAME_INTERVALS_S, NOISE_SD_HU, LESION_SEEDS, FREE_SEEDS)
     rows = [row for r in results.values() for row in r["rows"]]
     s = summarise(rows)
@@ -66,7 +67,7 @@ def test_validation_set_pooled_targets():
         r for r in rows
         if r["lesion"] and abs(r["hypo_rel_err"]) > 0.25 and abs(r["hypo_ml"] - r["hypo_ml_true"]) > 2
     ]  # fmt: skip
-    assert len(misses) <= 5
+    assert len(misses) <= 1
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -92,3 +93,33 @@ def test_affected_side_is_the_patient_side_of_the_lesion(seed):
     res2 = compute_perfusion_maps(mirrored)
     ro2 = readout_from_maps(res2.maps["cbf"], res2.maps["tmax"], brain_mask=res2.tissue_mask)
     assert ro2.affected_side.startswith(f"patient {side} (")
+
+
+def test_oscillation_limit_is_per_second_of_curve():
+    """The oSVD limit holds at 2 s frames and scales with the frame step (maps.oscillation_limit)."""
+    from strokect.errors import InputError
+    from strokect.perfusion import PerfusionConfig
+    from strokect.perfusion.maps import oscillation_limit
+
+    cfg = PerfusionConfig()
+    assert oscillation_limit(cfg, 2.0) == pytest.approx(cfg.oscillation_limit)
+    assert oscillation_limit(cfg, 1.0) == pytest.approx(cfg.oscillation_limit / 2)
+    fixed = PerfusionConfig(oscillation_step_s=None)
+    assert oscillation_limit(fixed, 1.0) == fixed.oscillation_limit
+    with pytest.raises(InputError, match="oscillation step"):
+        PerfusionConfig(oscillation_step_s=0.0)
+
+
+def test_small_lesion_near_the_threshold_with_1_s_frames():
+    """isles seed 6 (7.1 mL with true Tmax about 7 s), 1 s frames, 6 HU: the per-second limit
+    reads 6.2 mL; the per-sample limit of 2 s frames, applied as is, reads 2.9 mL (early Tmax of
+    under-regularised residues). At 2 s frames both are the same."""
+    fine = synth_case(6, ctp_protocol("isles", dt_s=1.0, duration_s=60.0, noise_sd_hu=6.0),
+                      kind="ischemic")  # fmt: skip
+    scaled = score_case(fine, {})
+    as_is = score_case(fine, {"oscillation_step_s": None})
+    assert abs(scaled["hypo_rel_err"]) <= 0.25 and scaled["hypo_dice"] >= 0.8
+    assert as_is["hypo_rel_err"] < -0.4
+    coarse = synth_case(6, ctp_protocol("isles", dt_s=2.0, duration_s=60.0, noise_sd_hu=6.0),
+                        kind="ischemic")  # fmt: skip
+    assert score_case(coarse, {}) == score_case(coarse, {"oscillation_step_s": None})

@@ -60,6 +60,7 @@ class PerfusionConfig:
     svd_threshold: float | None = None  # ssvd 0.2, bcsvd 0.1 (fraction of largest singular value)
     osvd_thresholds: tuple[float, ...] = DEFAULT_OSVD_THRESHOLDS
     oscillation_limit: float = DEFAULT_OSCILLATION_LIMIT
+    oscillation_step_s: float | None = 2.0  # limit x dt / this step; None: as given
     tmax_estimator: str = "peak"  # residue maximum ("peak"), half-max rise ("onset"), "calibrated"
     adaptive_truncation: bool = False  # per-voxel discrepancy-principle rank (measured noise)
     adaptive_range: tuple[float, float] = DEFAULT_ADAPTIVE_RANGE  # loosest, strictest threshold
@@ -91,6 +92,10 @@ class PerfusionConfig:
                 f"got {self.tmax_estimator!r}"
             )
         object.__setattr__(self, "temporal_rank", parse_temporal_rank(self.temporal_rank))
+        if self.oscillation_step_s is not None and not self.oscillation_step_s > 0:
+            raise InputError(
+                f"oscillation step must be > 0 s (or None); got {self.oscillation_step_s!r}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -348,6 +353,24 @@ def _input_functions(curves, flat, grid, ctp, in_brain, aif_mask, cfg):
     return aif, vof, scale
 
 
+def oscillation_limit(cfg: PerfusionConfig, dt_s: float) -> float:
+    """The oSVD oscillation-index limit used at analysis step ``dt_s``.
+
+    Wu et al.'s oscillation index (MRM 2003, Eq. 7) sums the second differences of the residue
+    over its ``L`` samples and divides by ``L``: the same residue sampled twice as finely keeps
+    the second differences of its jumps over twice as many samples, so its index is about half,
+    and a fixed limit lets 1 s series keep much less regularised (noisier, earlier-peaking)
+    residues than 2 s series. ``cfg.oscillation_limit`` is therefore held at the frame step
+    ``cfg.oscillation_step_s`` (2 s: the step it was chosen at) and scaled by ``dt_s / step``,
+    i.e. the index is taken per second of curve rather than per sample. Measured on the readout
+    validation (docs/perfusion.md): Tmax > 6 s volumes at 1 s frames follow those at 2 s instead
+    of falling short. ``oscillation_step_s=None``: the limit as given at every step.
+    """
+    if cfg.oscillation_step_s is None:
+        return cfg.oscillation_limit
+    return cfg.oscillation_limit * dt_s / cfg.oscillation_step_s
+
+
 def _maps_from_curves(tissue, aif, grid, cfg, *, noise_sd=None) -> dict:
     """Per-voxel map values from ``(G, M)`` tissue curves and a ``(G,)`` AIF; ``noise_sd`` (HU,
     or None: fixed thresholds) drives the adaptive truncation when ``cfg.adaptive_truncation``."""
@@ -359,7 +382,7 @@ def _maps_from_curves(tissue, aif, grid, cfg, *, noise_sd=None) -> dict:
         method=cfg.method,
         threshold=cfg.svd_threshold,
         osvd_thresholds=cfg.osvd_thresholds,
-        oscillation_limit=cfg.oscillation_limit,
+        oscillation_limit=oscillation_limit(cfg, dt),
         noise_sd=noise_sd if cfg.adaptive_truncation else None,
         adaptive_range=cfg.adaptive_range,
         tmax=cfg.tmax_estimator,

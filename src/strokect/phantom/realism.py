@@ -71,6 +71,7 @@ def vendor_maps(
         csf_max_hu=-1000.0,  # keep CSF in the maps (vendor maps cover sulci and ventricles)
         vessel_cbv_max=1e9,  # and vessels (bright dots and lines)
         smoothing_sigma_mm=params["deconvolution_smoothing_mm"],
+        oscillation_step_s=None,  # the maps the preset's measured statistics were made with
     )
     res = compute_perfusion_maps(ctp, config=cfg)
     brain = res.tissue_mask.array > 0

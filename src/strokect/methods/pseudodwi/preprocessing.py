@@ -56,7 +56,10 @@ def perfusion_config(cfg: PseudoDwiConfig):
     from strokect.perfusion import PerfusionConfig
 
     return PerfusionConfig(
-        csf_max_hu=-1000.0, vessel_cbv_max=1e9, smoothing_sigma_mm=cfg.smoothing_sigma_mm
+        csf_max_hu=-1000.0,
+        vessel_cbv_max=1e9,
+        smoothing_sigma_mm=cfg.smoothing_sigma_mm,
+        oscillation_step_s=None,  # as the `realistic` phantom maps the weights were trained on
     )
 
 
