@@ -361,7 +361,8 @@ def oscillation_limit(cfg: PerfusionConfig, dt_s: float) -> float:
     the second differences of its jumps over twice as many samples, so its index is about half,
     and a fixed limit lets 1 s series keep much less regularised (noisier, earlier-peaking)
     residues than 2 s series. ``cfg.oscillation_limit`` is therefore held at the frame step
-    ``cfg.oscillation_step_s`` (2 s: the step it was chosen at) and scaled by ``dt_s / step``,
+    ``cfg.oscillation_step_s`` (2 s: the frame step of every phantom series it was validated on
+    before issue 15) and scaled by ``dt_s / step``,
     i.e. the index is taken per second of curve rather than per sample. Measured on the readout
     validation (docs/perfusion.md): Tmax > 6 s volumes at 1 s frames follow those at 2 s instead
     of falling short. ``oscillation_step_s=None``: the limit as given at every step.
