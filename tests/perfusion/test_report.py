@@ -38,6 +38,8 @@ def test_report_files_and_content(report_dir):
     assert "Mismatch ratio" in page and "Research use only" in page
     assert "time to the maximum of the residue function" in page  # the Tmax definition used
     assert "oSVD" in page
+    # the oscillation limit used at this series' step (tiny: 2 s frames, so the 2 s value)
+    assert "<td>oSVD oscillation-index limit at this step</td><td>0.095</td>" in page
     # self-contained: two embedded PNGs, nothing fetched, no script
     images = page.split("src='data:image/png;base64,")[1:]
     assert len(images) == 2

@@ -18,6 +18,7 @@ from strokect.perfusion.maps import (
     PerfusionConfig,
     PerfusionResult,
     compute_perfusion_maps,
+    oscillation_limit,
 )
 from strokect.perfusion.readout import Readout, readout_from_maps
 from strokect.version import __version__
@@ -91,6 +92,9 @@ def write_report(
         "VOF": "not found" if result.vof is None else f"{len(result.vof.voxels_zyx)} voxels",
         "baseline frames": result.n_baseline,
         "time step of the analysis (s)": round(result.dt_s, 3),
+        "oSVD oscillation-index limit at this step": (
+            round(oscillation_limit(cfg, result.dt_s), 4) if cfg.method == "osvd" else "-"
+        ),
         "temporal rank": result.info.get("temporal_rank"),
         "analysed tissue voxels": result.info.get("n_tissue_voxels"),
         "excluded vessel voxels": result.info.get("n_vessel_voxels"),
