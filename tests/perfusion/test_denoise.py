@@ -139,3 +139,8 @@ def test_voxel_threshold_keeps_a_small_group_s_own_shape():
     assert rms(per_voxel, rest) < 1.2 * rms(plain, rest)  # almost no noise let back elsewhere
     with pytest.raises(ValueError, match="voxel_threshold"):
         temporal_subspace_denoise(noisy, "auto", voxel_threshold=-1.0)
+    from strokect.errors import InputError
+    from strokect.perfusion import PerfusionConfig
+
+    with pytest.raises(InputError, match="temporal voxel threshold"):
+        PerfusionConfig(temporal_voxel_threshold=-1.0)

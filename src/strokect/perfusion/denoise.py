@@ -215,12 +215,12 @@ def temporal_subspace_denoise(
     r = min(r, t)
     basis = evecs[:, :r].astype(np.float32)
     out = np.empty_like(curves, dtype=np.float32)
-    full = evecs.astype(np.float32)
-    tail = max(r, t // 2)
+    per_voxel = voxel_threshold > 0 and r < t
+    full, tail = evecs.astype(np.float32), max(r, t // 2)  # every component; the noise ones
     for start in range(0, m, chunk):
         sl = slice(start, min(start + chunk, m))
         block = np.asarray(curves[:, sl], np.float32)
-        if voxel_threshold > 0 and r < t:
+        if per_voxel:
             coef = full.T @ block
             sigma = np.sqrt(np.mean(coef[tail:] ** 2, axis=0))
             keep = np.abs(coef) > voxel_threshold * sigma[None]

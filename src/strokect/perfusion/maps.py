@@ -96,6 +96,10 @@ class PerfusionConfig:
             raise InputError(
                 f"oscillation step must be > 0 s (or None); got {self.oscillation_step_s!r}"
             )
+        if not self.temporal_voxel_threshold >= 0:
+            raise InputError(
+                f"temporal voxel threshold must be >= 0; got {self.temporal_voxel_threshold!r}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
