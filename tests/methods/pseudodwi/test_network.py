@@ -105,3 +105,29 @@ def test_slnet_trains_one_step():
     net.eval()
     with torch.no_grad():
         assert net(x[:1]).shape == (1, 2, 32, 32)
+
+
+def _nyquist_share(image: torch.Tensor) -> float:
+    """Share of the (mean-free) power of a 2D image at the period-2 frequencies."""
+    img = image - image.mean()
+    power = torch.fft.fft2(img).abs() ** 2
+    n, m = img.shape[0] // 2, img.shape[1] // 2
+    return float((power[n, 0] + power[0, m] + power[n, m]) / power.sum())
+
+
+def test_feature_unet_upsampling_and_checkerboard():
+    """Transposed convolutions draw a period-2 checkerboard into a smooth input's output at
+    initialization; bilinear upsampling (``upsample="nontrainable"``) does not."""
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
+    smooth = torch.stack([torch.exp(-((xx - 0.1 * c) ** 2) - yy**2) for c in range(6)])[None]
+    for seed in range(3):
+        shares = {}
+        for up in ("deconv", "nontrainable"):
+            torch.manual_seed(seed)
+            net = xavier_init(feature_unet(6, 1, 8, up)).eval()
+            assert _count(net, nn.ConvTranspose2d) == (4 if up == "deconv" else 0)
+            with torch.no_grad():
+                shares[up] = _nyquist_share(net(smooth)[0, 0, 8:-8, 8:-8])
+        assert shares["deconv"] > 0.005 and shares["nontrainable"] < 0.002, shares
+    with pytest.raises(ValueError):
+        feature_unet(6, 1, 4, "pixelshuffle-typo")

@@ -31,6 +31,7 @@ SCHEDULES = ("end_to_end", "sequential")
 #: What SLNet segments: the pseudo-DWI (paper) or the perfusion maps directly (the paper's
 #: baseline "segmentation from F_o", an ablation; no synthesis network then).
 SEGMENT_FROM = ("pseudo_dwi", "maps")
+UPSAMPLE = ("deconv", "nontrainable")
 #: Probability thresholds tried by the calibration (ours; the paper thresholds at 0.5).
 THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(1, 10))
 
@@ -90,6 +91,11 @@ class PseudoDwiConfig(MethodConfig):
         Width of every UNet (Phi_e, Phi_g: MONAI ``BasicUNet`` with features (f, f, 2f, 4f,
         8f, f); SLNet: f * 2^level on 5 levels). Paper: 64 (about 31-34 M parameters for
         SLNet); the shipped CPU recipe is narrower (stated in its card).
+    upsample : str
+        Upsampling in the decoders of Phi_e and Phi_g (MONAI ``BasicUNet``): ``"deconv"``
+        (2x2 stride-2 transposed convolution, the UNet of the paper) or ``"nontrainable"``
+        (ours: bilinear interpolation after a 1x1 convolution, which avoids the period-2
+        checkerboard that transposed convolutions draw into the pseudo-DWI).
     context_width : int
         Filters of the first layer of Phi_c (ours; the paper's Fig. 4 is not legible here).
     slnet_norm, slnet_se : str, bool
@@ -141,6 +147,7 @@ class PseudoDwiConfig(MethodConfig):
     context_pretrain_epochs: int = bounded(5, ge=1)
     context_lr: float = bounded(1e-3, gt=0.0)
     base_filters: int = bounded(64, ge=1)
+    upsample: str = "deconv"
     context_width: int = bounded(8, ge=1)
     slnet_norm: str = "switch"
     slnet_se: bool = True
@@ -166,6 +173,10 @@ class PseudoDwiConfig(MethodConfig):
         if self.segment_from not in SEGMENT_FROM:
             raise InputError(
                 f"segment_from must be one of {', '.join(SEGMENT_FROM)}; got {self.segment_from!r}"
+            )
+        if self.upsample not in UPSAMPLE:
+            raise InputError(
+                f"upsample must be one of {', '.join(UPSAMPLE)}; got {self.upsample!r}"
             )
         if self.slnet_norm not in ("switch", "batch", "instance"):
             raise InputError(

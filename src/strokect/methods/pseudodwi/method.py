@@ -172,8 +172,10 @@ class PseudoDwiMethod(Method):
         nets: dict[str, torch.nn.Module] = {}
         if self.synthesis:
             if cfg.use_extractor:
-                nets["extractor"] = feature_unet(cfg.c_e, 1, f)
-            nets["generator"] = feature_unet(N_MAPS + 1 + int(cfg.use_extractor), 1, f)
+                nets["extractor"] = feature_unet(cfg.c_e, 1, f, cfg.upsample)
+            nets["generator"] = feature_unet(
+                N_MAPS + 1 + int(cfg.use_extractor), 1, f, cfg.upsample
+            )
             nets["context"] = ContextEncoder(1, cfg.context_width, 16)
             nets["context_decoder"] = ContextDecoder(16, CONTEXT_SIZE)
         nets["segmenter"] = SLNet(

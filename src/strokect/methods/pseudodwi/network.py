@@ -60,13 +60,16 @@ def xavier_init(module: nn.Module) -> nn.Module:
     return module
 
 
-def feature_unet(in_channels: int, out_channels: int, base_filters: int) -> nn.Module:
+def feature_unet(
+    in_channels: int, out_channels: int, base_filters: int, upsample: str = "deconv"
+) -> nn.Module:
     """UNet backbone of Phi_e and Phi_g: MONAI ``BasicUNet`` (2D, four down-samplings).
 
     Features ``(f, f, 2f, 4f, 8f, f)`` with ``f = base_filters``, no dropout, MONAI's default
     normalization (affine instance norm) and LeakyReLU; linear output (no final activation).
     Phi_e maps the C_e = 6 cropped CTA frames to 1 channel F_h; Phi_g maps the concatenated
-    maps and features (6 channels in the paper) to 1 channel pseudo DWI.
+    maps and features (6 channels in the paper) to 1 channel pseudo DWI. ``upsample``:
+    ``"deconv"`` (transposed convolutions, the paper's UNet) or ``"nontrainable"`` (bilinear).
     """
     f = int(base_filters)
     return BasicUNet(
@@ -75,6 +78,7 @@ def feature_unet(in_channels: int, out_channels: int, base_filters: int) -> nn.M
         out_channels=out_channels,
         features=(f, f, 2 * f, 4 * f, 8 * f, f),
         dropout=0.0,
+        upsample=upsample,
     )
 
 
