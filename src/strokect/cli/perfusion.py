@@ -33,11 +33,11 @@ from strokect.cli.cohort import cohort_options, refuse_cohort_options, run_cohor
 @click.option(
     "--tmax",
     "tmax_estimator",
-    type=click.Choice(["peak", "onset", "calibrated"]),
+    type=click.Choice(["peak", "onset", "calibrated", "peak_calibrated"]),
     default="peak",
     show_default=True,
     help="Tmax: the residue maximum (the definition the 6 s threshold was set with), its "
-    "half-maximum rise, or the rise corrected for its truncation bias.",
+    "half-maximum rise, or the rise or the maximum corrected for its truncation bias.",
 )
 @click.option("--motion-correction", is_flag=True, help="Rigid registration of frames to frame 0.")
 @click.option(

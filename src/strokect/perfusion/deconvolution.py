@@ -45,7 +45,8 @@ _CHUNK = 32768
 #: to 0.05-0.5 s at 0.5-10 % bcSVD truncation with the centre convention (2 s frames).
 RESIDUE_SAMPLE_OFFSET = 0.5
 #: Tmax estimators of `deconvolve`
-TMAX_ESTIMATORS = ("onset", "calibrated", "peak")
+TMAX_ESTIMATORS = ("onset", "calibrated", "peak", "peak_calibrated")
+_CALIBRATED = {"calibrated": "onset", "peak_calibrated": "peak"}  # estimator -> timing
 #: transit times (s) and sub-frame arrival offsets (frames) of the onset-calibration residues
 _CAL_TAUS_S = np.geomspace(0.5, 60.0, 32)
 _CAL_SUBFRAME = (0.125, 0.375, 0.625, 0.875)
@@ -123,14 +124,16 @@ def peak_and_time(
 def _summary(k, dt_s, circulant, tmax, shift_s=None):
     """Peak of the rows of ``k`` and their Tmax: time of the maximum (``"peak"``) or of the
     half-maximum rise before it (``"onset"``, see `onset_time`), minus ``shift_s`` (one
-    value per row, the calibrated bias of that rise, `onset_calibration`) for ``"calibrated"``;
+    value per row, the calibrated bias of that time, `onset_calibration`) for ``"calibrated"``
+    (the rise) and ``"peak_calibrated"`` (the maximum);
     residue samples placed at interval centres (`RESIDUE_SAMPLE_OFFSET`), times >= 0."""
     off = RESIDUE_SAMPLE_OFFSET
     peak, t = peak_and_time(k, dt_s, circulant=circulant, offset_samples=off)
-    if tmax != "peak":
+    if tmax in ("onset", "calibrated"):
         t = onset_time(k, dt_s, circulant=circulant, offset_samples=off, clip=False)
-        if shift_s is not None:
-            t = t - shift_s
+    if shift_s is not None:
+        t = np.maximum(t - shift_s, 0.0)
+    elif tmax != "peak":
         t = np.maximum(t, 0.0)
     return peak, t
 
@@ -164,6 +167,7 @@ def onset_calibration(
     aif: np.ndarray,
     dt_s: float,
     ranks,
+    timing: str = "onset",
 ) -> OnsetCalibration:
     """Calibrate the half-maximum Tmax of truncated residues against the tracer arrival.
 
@@ -186,7 +190,9 @@ def onset_calibration(
     al., MRM 1996; Fieselmann et al., Int J Biomed Imaging 2011).
 
     ``u, s, vt``: SVD of the convolution matrix (Toeplitz ``N x N`` or circulant ``2N x 2N``);
-    ``aif`` ``(N,)``; ``ranks``: the truncation ranks to tabulate.
+    ``aif`` ``(N,)``; ``ranks``: the truncation ranks to tabulate. ``timing="peak"`` tabulates
+    the bias of the residue maximum instead (`peak_and_time`; it is late, the more so the slower
+    the decay), for the ``"peak_calibrated"`` estimator.
     """
     n = aif.size
     length = vt.shape[1]
@@ -211,9 +217,14 @@ def onset_calibration(
     for r in sorted({int(r) for r in ranks}):
         k = coef[:, :r] @ vt[:r]
         kmax = np.maximum(k.max(axis=1), 1e-12)
-        rise = onset_time(
-            k, dt_s, circulant=circulant, offset_samples=RESIDUE_SAMPLE_OFFSET, clip=False
-        )
+        if timing == "peak":
+            rise = peak_and_time(
+                k, dt_s, circulant=circulant, offset_samples=RESIDUE_SAMPLE_OFFSET
+            )[1]
+        else:
+            rise = onset_time(
+                k, dt_s, circulant=circulant, offset_samples=RESIDUE_SAMPLE_OFFSET, clip=False
+            )
         shift = (rise - arrival).reshape(len(_CAL_SUBFRAME), taus.size).mean(axis=0)
         mtt = (area / kmax).reshape(len(_CAL_SUBFRAME), taus.size).mean(axis=0)
         order = np.argsort(mtt)
@@ -267,8 +278,9 @@ def deconvolve(
     tmax : {"onset", "calibrated", "peak"}
         ``peak_time_s`` = time of the half-maximum rise before the residue maximum
         (``"onset"``, `onset_time`), the same minus its truncation bias for this voxel's rank
-        and apparent MTT (``"calibrated"``, `onset_calibration`), or the time of the maximum
-        (``"peak"``, parabolic refinement).
+        and apparent MTT (``"calibrated"``, `onset_calibration`), the time of the maximum
+        (``"peak"``, parabolic refinement), or that time minus its truncation bias
+        (``"peak_calibrated"``).
     """
     if tmax not in TMAX_ESTIMATORS:
         raise InputError(f"tmax must be one of {', '.join(TMAX_ESTIMATORS)}; got {tmax!r}")
@@ -304,7 +316,9 @@ def deconvolve(
         )
     ranks = [max(int(np.sum(s >= th * s[0])), 1) for th in ths]
     r_max = max(ranks)
-    cal = onset_calibration(u, s, vt, aif, dt_s, ranks) if tmax == "calibrated" else None
+    cal = None
+    if tmax in _CALIBRATED:
+        cal = onset_calibration(u, s, vt, aif, dt_s, ranks, timing=_CALIBRATED[tmax])
     # k = c U_r diag(1/s_r) V_r^T; c is zero past sample n, so only U[:n] is needed, and the
     # components of a looser threshold extend those of a stricter one (nested truncations).
     proj_mat = np.ascontiguousarray(u[:n, :r_max] / s[None, :r_max], np.float32)
@@ -402,8 +416,8 @@ def _deconvolve_adaptive(
             ranks = _osvd_tighten(k, beta * inv_s, vt32, ranks, r_lo, limit)
             k = ((beta * inv_s) * (cols[None] < ranks[:, None])) @ vt32
         shift = None
-        if tmax == "calibrated":
-            cal = onset_calibration(u, s, vt, aif, dt_s, np.unique(ranks))
+        if tmax in _CALIBRATED:
+            cal = onset_calibration(u, s, vt, aif, dt_s, np.unique(ranks), _CALIBRATED[tmax])
             shift = _onset_shifts(cal, ranks, k, tissue[:, sl], aif)
         peak[sl], tpeak[sl] = _summary(k, dt_s, circulant, tmax, shift)
         used[sl] = s[ranks - 1] / s[0]

@@ -28,6 +28,7 @@ TMAX_DEFINITIONS = {
     "peak": "time to the maximum of the residue function",
     "onset": "half-maximum rise of the residue function",
     "calibrated": "half-maximum rise corrected for the truncation bias",
+    "peak_calibrated": "time to the residue maximum corrected for the truncation bias",
 }
 
 
