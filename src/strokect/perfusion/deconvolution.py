@@ -275,7 +275,7 @@ def deconvolve(
         by the discrepancy principle instead of a fixed threshold (see `discrepancy_ranks`),
         within ``adaptive_range`` (loosest, strictest fraction of the largest singular value);
         oSVD then never regularises less than that rank.
-    tmax : {"onset", "calibrated", "peak"}
+    tmax : {"onset", "calibrated", "peak", "peak_calibrated"}
         ``peak_time_s`` = time of the half-maximum rise before the residue maximum
         (``"onset"``, `onset_time`), the same minus its truncation bias for this voxel's rank
         and apparent MTT (``"calibrated"``, `onset_calibration`), the time of the maximum

@@ -61,8 +61,9 @@ class PerfusionConfig:
     osvd_thresholds: tuple[float, ...] = DEFAULT_OSVD_THRESHOLDS
     oscillation_limit: float = DEFAULT_OSCILLATION_LIMIT
     oscillation_step_s: float | None = 2.0  # limit x dt / this step; None: as given
-    tmax_estimator: str = "peak"  # residue maximum ("peak"), half-max rise ("onset"), "calibrated",
-    # "peak_calibrated" (each corrected for its truncation bias)
+    # Tmax: residue maximum ("peak"), its half-maximum rise ("onset"), or the rise / the maximum
+    # minus its tabulated truncation bias ("calibrated" / "peak_calibrated")
+    tmax_estimator: str = "peak"
     adaptive_truncation: bool = False  # per-voxel discrepancy-principle rank (measured noise)
     adaptive_range: tuple[float, float] = DEFAULT_ADAPTIVE_RANGE  # loosest, strictest threshold
     n_baseline: int | None = None  # None: detected from the brain-average curve

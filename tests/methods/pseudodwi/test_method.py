@@ -45,8 +45,9 @@ def test_registered_and_config_errors():
     assert (cfg.alpha, cfg.beta, cfg.gamma, cfg.w, cfg.d_mm, cfg.k, cfg.c_e) == (
         1.0, 1.0, 1.2, 1.5, 50.0, 5, 6
     )  # fmt: skip
-    for bad in ({"schedule": "greedy"}, {"segment_from": "ct"}, {"slnet_norm": "group"}, {"upsample": "nearest"},
-                {"train_size": 50}, {"max_epochs": 2, "context_pretrain_epochs": 5}):  # fmt: skip
+    for bad in ({"schedule": "greedy"}, {"segment_from": "ct"}, {"slnet_norm": "group"},
+                {"upsample": "nearest"}, {"train_size": 50},
+                {"max_epochs": 2, "context_pretrain_epochs": 5}):  # fmt: skip
         with pytest.raises(InputError):
             PseudoDwiConfig(**bad)
 
