@@ -11,8 +11,9 @@ Run: ``.venv/bin/python benchmarks/bench_threecnn.py [--weights RUN_OR_MODEL] [-
    between neighbours), the measured ratio adds the cost of building the patches.
 2. **Segment a 512x512x32 follow-up NCCT** (phantom `full` preset, 0.45 mm pixels, 32 slices of
    4.69 mm, so the network grid is resliced to 5 mm and 1 mm): a fresh ``strokect segment
-   --method threecnn`` process per run (start-up, reading, masks, 4 dense CNNs per ensemble
-   member, resampling back, writing every output), wall time and peak RSS (``ru_maxrss``), fp32
+   --method threecnn`` process per run (start-up, reading, masks, the dense CNNs of every ensemble
+   member: 2 for the shipped single-CNN weights, 4 for a three-CNN run; resampling back, writing
+   every output), wall time and peak RSS (``ru_maxrss``), fp32
    and bf16, one thread and two. Runs alternate so all see the same machine load.
 """
 
