@@ -15,7 +15,9 @@ class of the reference infarct's mean HU without hemorrhage) and overall, as the
 mean +- SD and median [IQR] of the final infarct (class CNNs + hemorrhage) against the reference
 infarct (hemorrhage included), ICC(3,1) and Bland-Altman of the volumes (mL). Hemorrhage: the
 CNN's mask and the HU detector's against the hemorrhage mask (Dice on the cases with a
-hemorrhage, false-positive mL on those without).
+hemorrhage, false-positive mL on those without). Output checks: `segment`'s plausibility rules
+(`strokect.pipelines.output_checks`) on each final infarct: the flagged cases and the share of
+each mask lying on its own mirror image.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def evaluate(weights: str, data: Path, options: list[str]) -> dict:
     from strokect.data import load_dataset
     from strokect.methods.checkpoint import find_model_checkpoints, load_checkpoint
     from strokect.methods.registry import shipped_models
+    from strokect.pipelines.output_checks import lesion_plausibility, symmetry_reference
     from strokect.pipelines.segment import load_ensemble, predict_prepared
 
     shipped = shipped_models("threecnn")
@@ -64,6 +67,10 @@ def evaluate(weights: str, data: Path, options: list[str]) -> dict:
         # the hemorrhage CNN's own mask (``hemorrhage`` is the configured detector's)
         hem_cnn = out["probability_hemorrhage"].array >= calibration.cutoff_hemorrhage
         hem_hu = prepared.data["hemorrhage_hu"]
+        # segment's output checks on the final infarct (too large / mirror-symmetric)
+        ct = symmetry_reference({"ncct_followup": case.load("ncct_followup")}, prepared.target)
+        check = lesion_plausibility({"infarct": out["infarct"]}, prepared.target_roi, ct)
+        finding = check["findings"][0] if check.get("findings") else {}
         cases.append(
             {
                 "case_id": case.case_id,
@@ -77,6 +84,8 @@ def evaluate(weights: str, data: Path, options: list[str]) -> dict:
                 "hemorrhage_hu_ml": float(hem_hu.sum() * voxel_ml),
                 "hemorrhage_cnn_dice": _dice(hem_cnn, hem_ref) if hem_ref.any() else None,
                 "hemorrhage_hu_dice": _dice(hem_hu, hem_ref) if hem_ref.any() else None,
+                "flags": finding.get("flags", []),
+                "mirrored_fraction": finding.get("mirrored_fraction"),
                 "seconds": round(time.perf_counter() - t0, 1),
             }
         )
@@ -114,6 +123,11 @@ def summarize(cases: list[dict]) -> dict:
         }
         for kind in ("cnn", "hu")
     }
+    mirrored = [c["mirrored_fraction"] for c in cases if c.get("mirrored_fraction") is not None]
+    out["output_checks"] = {
+        "flagged": [c["case_id"] for c in cases if c.get("flags")],
+        "mirrored_fraction": describe(mirrored) if mirrored else None,
+    }
     return out
 
 
@@ -122,7 +136,7 @@ def table(result: dict) -> str:
              "| class | n | Dice mean +- SD | Dice median [IQR] | ICC(3,1) | BA bias [LoA] mL |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for name, s in result["summary"].items():
-        if name == "hemorrhage":
+        if name in ("hemorrhage", "output_checks"):
             continue
         d, ba = s["dice"], s["bland_altman"]
         icc = s["icc_3_1"]
@@ -143,6 +157,12 @@ def table(result: dict) -> str:
             f"{h['n_with']} cases with one; false positive {fp['median']:.2f} "
             f"[{fp['q1']:.2f}-{fp['q3']:.2f}] mL (max {fp['max']:.2f}) on {h['n_without']} without"
         )
+    checks = result["summary"]["output_checks"]
+    m = checks["mirrored_fraction"]
+    lines.append(
+        f"output checks: {len(checks['flagged'])} infarct masks flagged {checks['flagged']}; "
+        + (f"mirrored fraction median {m['median']:.3f}, max {m['max']:.3f}" if m else "")
+    )
     return "\n".join(lines)
 
 

@@ -71,10 +71,16 @@ def test_segment_writes_outputs_with_input_geometry(toy_run, tmp_path):
     assert result.volume_ml == pytest.approx(mask.sum() * 5 * 0.9 * 0.8 / 1000, abs=1e-4)
     assert result.paths["overlay"].read_bytes()[:4] == b"\x89PNG"
     rows = result.paths["volumes_csv"].read_text().splitlines()
-    assert rows[0] == "case_id,method,output,volume_ml,n_voxels,voxel_volume_ml,out_of_domain"
+    assert rows[0] == (
+        "case_id,method,output,volume_ml,n_voxels,voxel_volume_ml,out_of_domain,implausible"
+    )
     assert rows[1].startswith("case,clerigues,mask,") and len(rows) == 2
     prov = json.loads(result.paths["provenance"].read_text())
     assert prov["method"] == "clerigues" and prov["case_id"] == "case"
+    # the output checks ran on this case's CT (mid-sagittal plane found) and fill the column
+    checks = prov["output_checks"]
+    assert checks["checked"] and checks["symmetry"]["checked"]
+    assert rows[1].rsplit(",", 1)[1] == str("mask" in checks["implausible"]).lower()
     assert [w["file"] for w in prov["weights"]] == ["model.pt", "model.pt"]
     assert all(len(w["sha256"]) == 64 for w in prov["weights"])
     assert prov["config"]["tile_size"] == 32 and prov["inference_plan"]["mc_passes"] == 3

@@ -64,3 +64,10 @@ def test_real_gantry_tilt_series_end_to_end(tmp_path):
     findings = {f["what"]: f for f in res.provenance["domain_check"]["findings"]}
     assert not findings["in-plane spacing"]["out_of_domain"]
     assert np.isfinite(res.volumes_ml["infarct"])
+    # phantom-trained weights mark the white matter of this normal head (339 mL, model card),
+    # under a third of the brain but mirror-symmetric: flagged, in volumes.csv too
+    found = {f["output"]: f for f in res.provenance["output_checks"]["findings"]}
+    assert found["infarct"]["flags"] == ["mirror_symmetric"]
+    header, *rows = (r.split(",") for r in (tmp_path / "ge" / "volumes.csv").read_text().split())
+    infarct = next(dict(zip(header, r)) for r in rows if r[2] == "infarct")
+    assert infarct["implausible"] == "true" and infarct["out_of_domain"] == "false"

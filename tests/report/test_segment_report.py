@@ -171,14 +171,21 @@ def test_domain_and_plausibility_warnings(tmp_path):
         "domain_check": {"checked": True, "out_of_domain": True, "scope": "phantom NCCT only",
                          "findings": [{"what": "brain median HU", "value": 61.0,
                                        "training": [25.0, 40.0], "out_of_domain": True}]},
-        "output_checks": {"findings": [{"output": "lesion", "roi_fraction": 0.8}],
-                          "implausible": ["lesion"]},
+        "output_checks": {"findings": [
+            {"output": "lesion", "roi_fraction": 0.8, "flags": ["too_large"]},
+            {"output": "infarct", "roi_fraction": 0.2, "mirrored_fraction": 0.65,
+             "mirrored_ml": 220.4, "flags": ["mirror_symmetric"]},
+            {"output": "hemorrhage", "roi_fraction": 0.01, "mirrored_fraction": 0.0,
+             "mirrored_ml": 0.0, "flags": []},
+        ], "implausible": ["lesion", "infarct"]},
     }  # fmt: skip
     out = write_case_report(tmp_path / "case", changes=changes)
     page = out["paths"]["report_html"].read_text(encoding="utf-8")
     assert "Out of domain: the input differs" in page and "brain median HU 61.0" in page
-    assert "Implausible output: lesion covers 80% of the region of interest" in page
-    assert page.count("class='warn'") == 2
+    assert "Implausible output: lesion (covers 80% of the region of interest" in page
+    assert "Implausible output: infarct (65% (220.4 mL) lies on its own mirror image" in page
+    assert "Implausible output: hemorrhage" not in page
+    assert page.count("class='warn'") == 3
 
 
 def test_many_slices_are_downsampled_to_the_budget(tmp_path, monkeypatch):

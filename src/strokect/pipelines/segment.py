@@ -39,6 +39,7 @@ from strokect.io.readwrite import read_volume, write_volume
 from strokect.io.records import write_csv, write_json
 from strokect.io.volume import Volume
 from strokect.pipelines.inputs import CaseInputs, resolve_case_inputs
+from strokect.pipelines.output_checks import lesion_plausibility, symmetry_reference
 from strokect.version import __version__
 
 __all__ = [
@@ -283,6 +284,7 @@ def _write(result_outputs, out_dir: Path, tables: list[dict], provenance: dict, 
         paths[name] = write_volume(volume, out_dir / f"{name}.nii.gz")
     columns = [
         "case_id", "method", "output", "volume_ml", "n_voxels", "voxel_volume_ml", "out_of_domain",
+        "implausible",
     ]  # fmt: skip
     paths["volumes_csv"] = write_csv(tables, out_dir / "volumes.csv", columns=columns)
     domain = provenance.get("domain_check", {})
@@ -451,7 +453,9 @@ def _predict(run: _Run, paths: list[Path]):
     with run.stage("finalize"):
         outputs = first.finalize(prepared, combined, calibration)
     _check_outputs(first, outputs, prepared.target)
-    run.output_checks = lesion_plausibility(outputs, prepared.target_roi)
+    run.output_checks = lesion_plausibility(
+        outputs, prepared.target_roi, symmetry_reference(volumes, prepared.target)
+    )
     return first, calibration, plan, selected, volumes, prepared, outputs
 
 
@@ -610,6 +614,12 @@ def _volume_row(run: _Run, name: str, volume: Volume, n_voxels: int, volume_ml: 
         "n_voxels": n_voxels,
         "voxel_volume_ml": round(volume.voxel_volume_ml, 8),
         "out_of_domain": run.domain.get("out_of_domain", ""),
+        # flagged by `strokect.pipelines.output_checks` ("" when not checked)
+        "implausible": (
+            name in run.output_checks.get("implausible", [])
+            if run.output_checks.get("checked")
+            else ""
+        ),
     }
 
 
@@ -754,47 +764,6 @@ def _report(folder, method, prepared, outputs, volumes_ml, provenance, paths) ->
 def _calibration_source(method, options: Sequence[str]) -> str:
     base = "checkpoint" if method.calibration is not None else "method defaults (config)"
     return base + (" + --set" if split_options(type(method), options)[1] else "")
-
-
-#: A lesion mask covering more of the method's region of interest (e.g. the brain) than this is
-#: flagged: a complete hemispheric (malignant MCA) infarct is about a third of the brain.
-MAX_LESION_FRACTION = 1.0 / 3.0
-
-
-def lesion_plausibility(outputs: Mapping[str, Volume], roi: np.ndarray | None) -> dict:
-    """Flag mask outputs that cover more than `MAX_LESION_FRACTION` of the region of interest.
-
-    Such a mask is not a stroke lesion a reader would accept; it usually means the input is
-    unlike the training data in a way the domain check did not catch (seen on real scans with
-    phantom-trained weights). A warning names each one; the result is kept (never silently
-    changed) and the findings go into ``provenance.json`` and ``volumes.json``.
-    """
-    from strokect.errors import warn
-
-    if roi is None or not np.any(roi):
-        return {"checked": False, "why": "the method gives no region of interest"}
-    n_roi = int(np.count_nonzero(roi))
-    findings, implausible = [], []
-    for name, volume in outputs.items():
-        if volume.metadata.get("kind") != "mask":
-            continue
-        fraction = float(np.count_nonzero(volume.array[roi]) / n_roi)
-        findings.append({"output": name, "roi_fraction": round(fraction, 4)})
-        if fraction > MAX_LESION_FRACTION:
-            implausible.append(name)
-    if implausible:
-        worst = max(f["roi_fraction"] for f in findings if f["output"] in implausible)
-        warn(
-            f"implausible result: {', '.join(implausible)} cover{'s' if len(implausible) == 1 else ''} "
-            f"up to {worst:.0%} of the region of interest (more than a complete hemispheric "
-            "infarct); the input is probably unlike the training data: do not use these volumes"
-        )
-    return {
-        "checked": True,
-        "max_roi_fraction": round(MAX_LESION_FRACTION, 4),
-        "findings": findings,
-        "implausible": implausible,
-    }
 
 
 def _check_outputs(method, outputs: Mapping[str, Volume], grid: Volume) -> None:

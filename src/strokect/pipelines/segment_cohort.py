@@ -21,6 +21,7 @@ __all__ = ["SegmentTask", "segment_fingerprint"]
 
 VOLUME_COLUMNS = [
     "case_id", "method", "output", "volume_ml", "n_voxels", "voxel_volume_ml", "out_of_domain",
+    "implausible",
 ]  # fmt: skip
 
 #: Provenance fields that must equal this run's for ``--resume`` to keep a finished case.

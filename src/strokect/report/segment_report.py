@@ -296,13 +296,26 @@ def _warnings(prov: Mapping) -> str:
                      + "; ".join(parts) + f"). {domain.get('scope', '')}")  # fmt: skip
     checks = prov.get("output_checks") or {}
     if isinstance(checks, Mapping):
-        share = {f.get("output"): f.get("roi_fraction") for f in checks.get("findings") or []}
-        for name in checks.get("implausible") or []:
-            frac = share.get(name)
-            cover = f" covers {frac:.0%} of the region of interest" if frac is not None else ""
-            notes.append(f"Implausible output: {name}{cover} (more than a complete hemispheric "
-                         "infarct): do not use these volumes.")  # fmt: skip
+        flagged = set(checks.get("implausible") or [])
+        for f in checks.get("findings") or []:
+            if f.get("output") in flagged:
+                notes.append(_implausible_note(f))
     return "".join(f"<p class='warn'>{_esc(n)}</p>" for n in notes)
+
+
+def _implausible_note(finding: Mapping) -> str:
+    """One report line per flagged mask, saying which rule of `output_checks` it broke."""
+    name, flags, why = finding.get("output"), finding.get("flags") or ["too_large"], []
+    if "too_large" in flags:
+        frac = finding.get("roi_fraction")
+        cover = f"covers {frac:.0%} of the region of interest, " if frac is not None else ""
+        why.append(f"{cover}more than a complete hemispheric infarct")
+    if "mirror_symmetric" in flags:
+        why.append(
+            f"{finding.get('mirrored_fraction', 0):.0%} ({finding.get('mirrored_ml', 0):.1f} mL) "
+            "lies on its own mirror image across the mid-sagittal plane, as normal anatomy does"
+        )
+    return f"Implausible output: {name} ({'; '.join(why)}): check before using these volumes."
 
 
 def _page(title: str, sections: Sequence[tuple[str, str]], head: str) -> str:
