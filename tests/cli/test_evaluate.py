@@ -118,6 +118,9 @@ def test_evaluate_reads_segment_outputs_against_a_dataset(tmp_path, capsys):
     doc = json.loads((out / "summary.json").read_text())
     assert doc["settings"]["reference_role"] == "core"
     assert doc["settings"]["model_scope"] == "not recorded in the weights"  # in the report too
+    # threshold 0 marks the whole brain: segment flagged every mask, and the report lists them
+    assert doc["settings"]["implausible_cases"] == "case_1, case_2, case_3"
+    assert doc["settings"]["out_of_domain_cases"] == "none"
     from strokect.io.digest import sha256_file
 
     (model,) = doc["models"]  # method and weights from the provenance, in the report too
@@ -125,6 +128,7 @@ def test_evaluate_reads_segment_outputs_against_a_dataset(tmp_path, capsys):
     assert model["weights"] == [{"file": "model.pt", "sha256": sha256_file(weights)}]
     assert sha256_file(weights)[:12] in (out / "report.html").read_text()
     assert "model_scope: not recorded" in (out / "report.html").read_text()
+    assert "implausible_cases: case_1, case_2, case_3" in (out / "report.html").read_text()
     rows = (out / "per_case.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["case_1", "case_2", "case_3"]
     # one segment output folder alone; a missing output name is one clear error

@@ -49,6 +49,7 @@ class SegmentOutput:
     folder: Path
     scope: str = ""
     out_of_domain: bool | None = None
+    implausible: bool | None = None  # the scored mask flagged by segment's output checks
     method: str | None = None
     weights: tuple[tuple[str, str], ...] = ()  # (file name, SHA-256) per weights file
 
@@ -76,6 +77,7 @@ def _read_one(folder: Path, mask: str | None) -> SegmentOutput:
             f"({outputs[name].get('dicom_seg')}); segment with --output-format both to evaluate"
         )
     domain = prov.get("domain_check") or {}
+    checks = prov.get("output_checks") or {}
     weights = tuple(
         (Path(str(w.get("file") or w.get("path") or "?")).name, str(w.get("sha256") or ""))
         for w in prov.get("weights") or []
@@ -88,6 +90,7 @@ def _read_one(folder: Path, mask: str | None) -> SegmentOutput:
         folder=folder,
         scope=domain.get("scope", ""),
         out_of_domain=domain.get("out_of_domain"),
+        implausible=(name in (checks.get("implausible") or [])) if checks.get("checked") else None,
         method=prov.get("method"),
         weights=weights,
     )
@@ -224,6 +227,8 @@ def evaluate(
         settings["model_scope"] = " | ".join(scopes) or "not recorded in the weights"
         flagged = sorted(o.case_id for o in outputs if o.out_of_domain)
         settings["out_of_domain_cases"] = ", ".join(flagged) or "none"
+        implausible = sorted(o.case_id for o in outputs if o.implausible)
+        settings["implausible_cases"] = ", ".join(implausible) or "none"
     return evaluate_cases(
         cases,
         out_dir=out_dir,
