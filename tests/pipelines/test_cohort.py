@@ -57,6 +57,7 @@ def test_cohort_folders_table_single_run_and_evaluate(toy, reference, tmp_path):
     assert [r["case_id"] for r in rows] == IDS  # one mask per case, natural order
     for r in rows:  # the cohort table is the case tables, concatenated
         assert read_rows(reference / r["case_id"] / "volumes.csv") == [r]
+        assert r["implausible"] in ("true", "false")  # segment's output checks ran per case
     summary = json.loads((reference / "cohort.json").read_text())
     assert summary["n_ok"] == 4 and summary["n_failed"] == 0 and summary["kind"] == "segment"
     assert [r["status"] for r in read_rows(reference / "cohort_cases.csv")] == ["ok"] * 4
