@@ -19,6 +19,7 @@ from strokect.methods.threecnn import (
     detect_hemorrhage_hu,
     lesion_class_of,
 )
+from strokect.methods.threecnn.config import MIN_SIZE_GRID_ML
 from strokect.methods.threecnn.method import augment_foreground
 from strokect.methods.threecnn.network import CENTRE
 from strokect.methods.threecnn.preprocessing import (
@@ -271,13 +272,18 @@ def test_train_calibrates_each_network_on_its_own_cases(tiny_run):
     cal = json.loads((root / "run" / "calibration.json").read_text())
     classes = {c.case_id: c.lesion_class for c in load_dataset(data).cases}
     searches = {s["name"]: s for s in cal["searches"]}
-    assert list(searches) == ["severe", "intermediate", "subtle", "hemorrhage"]
+    assert list(searches) == [
+        "severe", "intermediate", "subtle", "hemorrhage", "smallest infarct component"
+    ]  # fmt: skip
     for name in ("severe", "intermediate", "subtle"):
         assert sorted(searches[name]["cv_cases"]) == sorted(
             c for c, k in classes.items() if k == name
         )
         assert searches[name]["output"] == f"infarct_{name}"
     assert searches["hemorrhage"]["n_cases"] == 6
+    smallest = searches["smallest infarct component"]
+    assert smallest["output"] == "infarct" and smallest["n_cases"] == 6
+    assert cal["calibration"]["min_size_ml"] in MIN_SIZE_GRID_ML
     splits = json.loads((root / "run" / "splits.json").read_text())["folds"]
     for split in splits:  # stratified: every fold trains every class
         assert {classes[c] for c in split["train"] + split["stop"]} == {
@@ -310,6 +316,15 @@ def test_segment_outputs_on_input_grid(tiny_run, tmp_path):
     hu = segment({"ncct_followup": case.images["ncct_followup"]}, method="threecnn",
                  weights=root / "run", options=["hemorrhage_detector=hu"])  # fmt: skip
     assert hu.provenance["config"]["hemorrhage_detector"] == "hu"
+    # the smallest-component step: every infarct component is removed from the union and from
+    # the class masks, the hemorrhage is still added back
+    found = [res.outputs[f"infarct_{c}"].array > 0 for c in CLASSES]
+    assert np.any(found)
+    smallest = max(p.sum() for p in found) * ct.voxel_volume_ml + 1.0
+    big = segment({"ncct_followup": case.images["ncct_followup"]}, method="threecnn",
+                  weights=root / "run", options=[f"min_size_ml={smallest}"])  # fmt: skip
+    assert not any((big.outputs[f"infarct_{c}"].array > 0).any() for c in CLASSES)
+    assert np.array_equal(big.outputs["infarct"].array, big.outputs["hemorrhage"].array)
 
 
 def test_segment_needs_the_followup_role(tiny_run):
@@ -328,13 +343,15 @@ def test_cutoff_searches_paper_and_final_infarct():
         ("intermediate", "infarct_intermediate", "infarct_nonhem"),
         ("subtle", "infarct_subtle", "infarct_nonhem"),
         ("hemorrhage", "hemorrhage", "hemorrhage_label"),
+        ("smallest infarct component", "infarct", "label"),
     ]
     assert all(s.select is not None for s in paper[:3])
+    assert paper[-1].grid == {"min_size_ml": MIN_SIZE_GRID_ML} and MIN_SIZE_GRID_ML[0] == 0.0
     union = ThreeCnnMethod(ThreeCnnConfig(cutoff_search="all")).calibration_searches()
-    assert [s.output for s in union] == ["infarct"] * 6 + ["hemorrhage"]
+    assert [s.output for s in union] == ["infarct"] * 6 + ["hemorrhage", "infarct"]
     assert [next(iter(s.grid)) for s in union[:3]] == [f"cutoff_{c}" for c in CLASSES]
     single = ThreeCnnMethod(ThreeCnnConfig(variant="single")).calibration_searches()
-    assert [s.output for s in single] == ["infarct_single", "hemorrhage"]
+    assert [s.output for s in single] == ["infarct_single", "hemorrhage", "infarct"]
 
 
 def test_median_normalization_removes_a_scanner_offset(followup):

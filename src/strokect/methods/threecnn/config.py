@@ -16,6 +16,7 @@ __all__ = [
     "CLASSES",
     "CLASS_BOUNDS_HU",
     "CUTOFF_GRID",
+    "MIN_SIZE_GRID_ML",
     "NETWORKS",
     "ThreeCnnCalibration",
     "ThreeCnnConfig",
@@ -38,6 +39,8 @@ NETWORKS: dict[str, tuple[str, ...]] = {
 #: to 0.95 in steps of 0.05, then 0.97, 0.98 and 0.99, since the search on the final infarct
 #: (``cutoff_search="all"``) put every cut-off at 0.95 when that was the grid's top.
 CUTOFF_GRID: tuple[float, ...] = (*(round(0.05 * i, 2) for i in range(1, 20)), 0.97, 0.98, 0.99)
+#: Candidate smallest infarct components in mL (ours; 0 keeps every component, as the paper).
+MIN_SIZE_GRID_ML: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 
 
 def lesion_class_of(mean_hu: float | None) -> str | None:
@@ -63,6 +66,10 @@ class ThreeCnnCalibration:
         Cut-off of the one CNN of ``variant="single"``.
     cutoff_hemorrhage : float
         Cut-off of the hemorrhage CNN.
+    min_size_ml : float
+        Ours (0, the default, is the paper: no such step): connected components (6-connected, on
+        the input grid) of the infarct networks' union smaller than this are removed before the
+        hemorrhage is added back; chosen after the cut-offs by the Dice of the final infarct.
     """
 
     cutoff_severe: float = bounded(0.5, ge=0.0, le=1.0)
@@ -70,6 +77,7 @@ class ThreeCnnCalibration:
     cutoff_subtle: float = bounded(0.5, ge=0.0, le=1.0)
     cutoff_single: float = bounded(0.5, ge=0.0, le=1.0)
     cutoff_hemorrhage: float = bounded(0.5, ge=0.0, le=1.0)
+    min_size_ml: float = bounded(0.0, ge=0.0)
 
     def __post_init__(self) -> None:
         check_bounds(self)
