@@ -255,7 +255,7 @@ class ThreeCnnMethod(Method):
         return add_references(prepared, ct, masks.get("infarct"), masks.get("hemorrhage"))
 
     def inference_plan(self) -> InferencePlan:
-        """One slice per call, two torch threads: a 512x512x32 scan in 21.7 s instead of 34.2 s
+        """One slice per call, two torch threads: a 512x512x32 scan in 21.7 s instead of 35.5 s
         with one (shipped single-CNN weights; the three-CNN weights: 37.8 s instead of 63.5 s;
         fp32, quiet 2-core machine, ``benchmarks/bench_threecnn.py``)."""
         return InferencePlan(batch_size=self.config.predict_batch_size, threads=2)
