@@ -7,14 +7,15 @@ Two rules, each a warning (the masks are never changed): the result and its find
   interest (a complete hemispheric, malignant MCA infarct is about a third of the brain).
 * **Mirror-symmetric**: a mask of which more than `MAX_MIRRORED_FRACTION` (and more than
   `MIN_MIRRORED_ML`) lies on its own mirror image across the head's mid-sagittal plane. Arterial
-  territories are one-sided, so an infarct or a hematoma touches its mirror image at most along
-  the midline, while the anatomy a model can mistake for a lesion (ventricles, sulci, white
-  matter) is symmetric. The plane comes from `strokect.preprocess.symmetry.register_flipped` on
-  the case's CT (a ``ct``/``ncct*`` input on the output grid, else the first frame of a ``ctp``
-  series on it); without one the rule is recorded as not checked. Bilateral infarcts exist (e.g. bilateral thalamic or posterior cerebral artery
-  infarcts after basilar occlusion): they are rare and seldom mirror images, and the warning says
-  what was measured so that a reader can judge. Hemorrhage masks (``label`` "hemorrhage") are
-  measured but not flagged: intraventricular and midline bleeds are symmetric.
+  territories are one-sided, so an infarct touches its mirror image at most along the midline,
+  while the anatomy a model can mistake for a lesion (ventricles, sulci, white matter) is
+  symmetric. The plane comes from `strokect.preprocess.symmetry.register_flipped` on the case's
+  CT (a ``ct``/``ncct*`` input on the output grid, else the first frame of a ``ctp`` series on
+  it); without one the rule is recorded as not checked. Bilateral infarcts exist (e.g. bilateral
+  thalamic or posterior cerebral artery infarcts after basilar occlusion): they are rare and
+  seldom mirror images, and the warning says what was measured so that a reader can judge.
+  Hemorrhage masks (``label`` "hemorrhage") are measured but not flagged: intraventricular and
+  midline bleeds are symmetric.
 
 Both failures were seen on real scans with phantom-trained weights (model cards of ``threecnn``
 and ``fu2bl``): they mean the input is unlike the training data in a way the domain check of
