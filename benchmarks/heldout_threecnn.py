@@ -46,7 +46,7 @@ def evaluate(weights: str, data: Path, options: list[str]) -> dict:
     from strokect.data import load_dataset
     from strokect.methods.checkpoint import find_model_checkpoints, load_checkpoint
     from strokect.methods.registry import shipped_models
-    from strokect.pipelines.output_checks import lesion_plausibility, symmetry_reference
+    from strokect.pipelines.output_checks import lesion_plausibility
     from strokect.pipelines.segment import load_ensemble, predict_prepared
 
     shipped = shipped_models("threecnn")
@@ -67,9 +67,11 @@ def evaluate(weights: str, data: Path, options: list[str]) -> dict:
         # the hemorrhage CNN's own mask (``hemorrhage`` is the configured detector's)
         hem_cnn = out["probability_hemorrhage"].array >= calibration.cutoff_hemorrhage
         hem_hu = prepared.data["hemorrhage_hu"]
-        # segment's output checks on the final infarct (too large / mirror-symmetric)
-        ct = symmetry_reference({"ncct_followup": case.load("ncct_followup")}, prepared.target)
-        check = lesion_plausibility({"infarct": out["infarct"]}, prepared.target_roi, ct)
+        # segment's output checks on the final infarct (too large / mirror-symmetric); the
+        # output grid of threecnn is the input CT itself, so it is not read again
+        check = lesion_plausibility(
+            {"infarct": out["infarct"]}, prepared.target_roi, prepared.target
+        )
         finding = check["findings"][0] if check.get("findings") else {}
         cases.append(
             {
