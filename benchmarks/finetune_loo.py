@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/finetune_loo.py [--epochs 10] [--patches 768]``.
 
 For each real case: train ``clerigues`` on the other case(s) only (``--folds 1``), once starting
-from the shipped CT+CBF+CBV weights (``--init-from shipped``) and once from scratch with the same
+from the shipped CT+CBF+CBV weights (``--init-from clerigues_ct-cbf-cbv``) and once from scratch with the same
 architecture and inputs, then segment the left-out case with the result and score it against
 its expert mask (OT). The shipped weights without fine-tuning are scored too. Everything runs
 through the CLI (`strokect.cli.main.main`), as a user would run it.
@@ -24,8 +24,16 @@ from strokect.cli.main import main as cli
 from strokect.io import read_volume
 
 ISLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "isles2018" / "TRAINING"
-#: the shipped model's architecture and inputs (its model card), for the from-scratch runs
-SCRATCH = ["modalities=ct,cbf,cbv", "base_filters=4"]
+#: the shipped CT+CBF+CBV model (the inputs the real cases have)
+SHIPPED = "clerigues_ct-cbf-cbv"
+#: its architecture and inputs (model card; v1 was the default network when it was trained)
+SCRATCH = [
+    "modalities=ct,cbf,cbv",
+    "base_filters=4",
+    "architecture=v1",
+    "n_dropout_levels=2",
+    "train_dropout=0.1",
+]
 
 
 def _dataset(root: Path, cases: list[str]) -> Path:
@@ -84,7 +92,7 @@ def main() -> None:
             row = {"test": test, "train": train_cases}
             row["shipped"] = _segment(None, test, tmp / f"seg_shipped_{test}")
             for name, extra in (
-                ("pretrained", ["--init-from", "shipped"]),
+                ("pretrained", ["--init-from", SHIPPED]),
                 ("scratch", [x for kv in SCRATCH for x in ("--set", kv)]),
             ):
                 run = tmp / f"run_{name}_{test}"

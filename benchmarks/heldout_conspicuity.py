@@ -2,8 +2,8 @@
 
 Run: ``.venv/bin/python benchmarks/heldout_conspicuity.py RUN [--preset realistic] [--cases 20]``.
 
-``RUN`` is a training run folder (``fold_*/model.pt``) or ``shipped`` (the shipped CT+CBF+CBV
-ensemble). The held-out set is fixed: ``strokect synth --preset PRESET --cases N --seed 7777
+``RUN`` is a training run folder (``fold_*/model.pt``), a shipped model name
+(``clerigues_ct-cbf-cbv-mtt-tmax``) or ``shipped`` (the shipped CT+CBF+CBV ensemble). The held-out set is fixed: ``strokect synth --preset PRESET --cases N --seed 7777
 --kind ischemic`` (cohort seed 7777 is never used for training). Each case is segmented by
 ``strokect heldout`` (the ensemble exactly as ``segment`` runs it) and binned by its lesion
 conspicuity, the core's CBF as a fraction of normal tissue that the phantom drew
@@ -29,10 +29,12 @@ BINS = ((0.08, 0.25), (0.25, 0.5), (0.5, 0.8))
 
 
 def _run_folder(weights: str, tmp: Path) -> Path:
-    if weights != "shipped":
+    shipped = shipped_models("clerigues")
+    name = "clerigues_ct-cbf-cbv" if weights == "shipped" else weights
+    if name not in shipped:
         return Path(weights)
     run = tmp / "shipped_run"
-    for i, path in enumerate(next(iter(shipped_models("clerigues").values()))):
+    for i, path in enumerate(shipped[name]):
         (run / f"fold_{i}").mkdir(parents=True)
         shutil.copy(path, run / f"fold_{i}" / "model.pt")
     return run
@@ -40,7 +42,7 @@ def _run_folder(weights: str, tmp: Path) -> Path:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("weights", help="run folder or 'shipped'")
+    p.add_argument("weights", help="run folder, shipped model name or 'shipped'")
     p.add_argument("--preset", default="realistic")
     p.add_argument("--cases", type=int, default=20)
     p.add_argument("--phantom-version", default="2")

@@ -232,6 +232,6 @@ def test_init_from_refuses_incompatible_or_missing_sources(
     # a checkpoint of another method
     from strokect.methods.registry import shipped_models
 
-    shipped = next(iter(shipped_models("clerigues").values()))[0]
+    shipped = shipped_models("clerigues")["clerigues_ct-cbf-cbv"][0]
     assert main([*_args(manifest_root, tmp_path / "b3"), "--init-from", str(shipped)]) == 2
     assert "clerigues" in capsys.readouterr().err

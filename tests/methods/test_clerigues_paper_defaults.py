@@ -58,7 +58,7 @@ def test_checkpoints_from_before_the_architecture_field_keep_their_network():
     from strokect.methods.checkpoint import load_model
     from strokect.methods.registry import shipped_models
 
-    path = next(iter(shipped_models("clerigues").values()))[0]
+    path = shipped_models("clerigues")["clerigues_ct-cbf-cbv"][0]  # stored before the field
     method, nets = load_model(path, method="clerigues")
     assert method.config.architecture == "v1" and method.config.train_dropout == 0.1
     assert type(nets["net"]) is AsymmetricResUNet
