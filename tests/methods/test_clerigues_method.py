@@ -161,7 +161,49 @@ def test_shipped_weights_are_small_safe_checkpoints_with_cv_calibration():
             post["min_size_vox"],
         )
         assert method.calibration_info["chosen_by"].startswith("joint Dice+HD")
-    # extra inputs do not matter when no richer model is shipped
+    # an extra map does not matter until every input of the richer model is there
     assert default_weights("clerigues", ["ct", "cbf", "cbv", "mtt"]) == paths
     with pytest.raises(InputError, match="no shipped"):
         default_weights("clerigues", ["ct"])
+
+
+FIVE = "clerigues_ct-cbf-cbv-mtt-tmax"
+
+
+def test_shipped_five_input_model_is_small_calibrated_and_picked_when_all_maps_are_there():
+    from strokect.methods.checkpoint import load_checkpoint
+    from strokect.methods.registry import WEIGHTS_DIR, default_weights, shipped_models
+
+    files = shipped_models("clerigues")[FIVE]
+    assert len(files) == 5
+    assert default_weights("clerigues", ["ct", "cbf", "cbv", "mtt", "tmax", "ctp"]) == files
+    for path in files:
+        assert path.stat().st_size < 500_000
+        ckpt = load_checkpoint(path, method="clerigues")
+        cfg = ckpt["config"]
+        assert cfg["modalities"] == ["ct", "cbf", "cbv", "mtt", "tmax"]
+        assert (cfg["architecture"], cfg["base_filters"], cfg["patches_per_case"]) == (
+            "paper",
+            4,
+            170,
+        )
+        # chosen on the 90 cross-validation predictions (model card)
+        assert ckpt["calibration"]["values"] == {"threshold": 0.1, "min_size_vox": 50}
+        assert set(ckpt["domain"]["roles"]) == {"ct", "cbf", "cbv", "mtt", "tmax"}
+    assert (WEIGHTS_DIR / f"{FIVE}.md").is_file()
+
+
+def test_shipped_five_input_model_segments_a_heldout_realistic_phantom(tmp_path):
+    from strokect.phantom import case_seed, synth_case
+    from strokect.pipelines.segment import segment
+
+    # held-out case 10 (cohort seed 7777) of the model card: Dice 0.82 there
+    case = synth_case(case_seed(7777, 9), "realistic", kind="ischemic")
+    ref = case.acute["core"].array > 0
+    maps = {k: case.acute[k] for k in ("ct", "cbf", "cbv", "mtt", "tmax")}
+    res = segment(maps, tmp_path / "out", method="clerigues", report=False)
+    pred = res.outputs["mask"].array > 0
+    dice = 2 * (pred & ref).sum() / (pred.sum() + ref.sum())
+    assert dice > 0.75, dice
+    assert res.provenance["weights"][0]["file"].startswith(FIVE)
+    assert not res.provenance["domain_check"]["out_of_domain"]
