@@ -3,9 +3,9 @@
 Run: ``.venv/bin/python benchmarks/finetune_loo.py [--epochs 10] [--patches 768]``.
 
 For each real case: train ``clerigues`` on the other case(s) only (``--folds 1``), once starting
-from the shipped CT+CBF+CBV weights (``--init-from clerigues_ct-cbf-cbv``) and once from scratch with the same
-architecture and inputs, then segment the left-out case with the result and score it against
-its expert mask (OT). The shipped weights without fine-tuning are scored too. Everything runs
+from the shipped CT+CBF+CBV weights (``--init-from clerigues_ct-cbf-cbv``) and once from scratch
+with the same architecture and inputs, then segment the left-out case with the result and score
+it against its expert mask (OT). The shipped weights without fine-tuning are scored too. Everything runs
 through the CLI (`strokect.cli.main.main`), as a user would run it.
 """
 

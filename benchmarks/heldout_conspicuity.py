@@ -3,10 +3,11 @@
 Run: ``.venv/bin/python benchmarks/heldout_conspicuity.py RUN [--preset realistic] [--cases 20]``.
 
 ``RUN`` is a training run folder (``fold_*/model.pt``), a shipped model name
-(``clerigues_ct-cbf-cbv-mtt-tmax``) or ``shipped`` (the shipped CT+CBF+CBV ensemble). The held-out set is fixed: ``strokect synth --preset PRESET --cases N --seed 7777
---kind ischemic`` (cohort seed 7777 is never used for training). Each case is segmented by
-``strokect heldout`` (the ensemble exactly as ``segment`` runs it) and binned by its lesion
-conspicuity, the core's CBF as a fraction of normal tissue that the phantom drew
+(``clerigues_ct-cbf-cbv-mtt-tmax``) or ``shipped`` (the shipped CT+CBF+CBV ensemble). The
+held-out set is fixed: ``strokect synth --preset PRESET --cases N --seed 7777 --kind ischemic``
+(cohort seed 7777 is never used for training). Each case is segmented by ``strokect heldout``
+(the ensemble exactly as ``segment`` runs it) and binned by its lesion conspicuity, the core's
+CBF as a fraction of normal tissue that the phantom drew
 (``metadata["tissue_values"]["perfusion"]["core_cbf_fraction"]``): [0.08, 0.25) is the range
 of the older presets, [0.25, 0.5) and [0.5, 0.8] exist only in ``realistic``.
 """

@@ -197,7 +197,7 @@ def test_shipped_five_input_model_segments_a_heldout_realistic_phantom(tmp_path)
     from strokect.phantom import case_seed, synth_case
     from strokect.pipelines.segment import segment
 
-    # held-out case 10 (cohort seed 7777) of the model card: Dice 0.82 there
+    # held-out case 10 (cohort seed 7777) of heldout_conspicuity.py: Dice 0.82 there
     case = synth_case(case_seed(7777, 9), "realistic", kind="ischemic")
     ref = case.acute["core"].array > 0
     maps = {k: case.acute[k] for k in ("ct", "cbf", "cbv", "mtt", "tmax")}
