@@ -18,19 +18,12 @@ import json
 import tempfile
 from pathlib import Path
 
-from finetune_loo import ISLES, _score
-
-from strokect.cli.main import main as cli
+from finetune_loo import ISLES, _segment
 
 
 def run(weights: str, case: str, out: Path) -> dict:
-    args = ["segment", str(ISLES / case), "-o", str(out), "--method", "clerigues", "--quiet"]
-    if weights != "shipped":
-        args += ["--weights", weights]
-    if cli(args) != 0:
-        raise RuntimeError(f"segment failed for {case} with {weights}")
+    row = _segment(None if weights == "shipped" else weights, case, out)
     volumes = json.loads((out / "volumes.json").read_text())
-    row = _score(out, case)
     row["out_of_domain"] = bool(volumes["out_of_domain"])
     row["implausible"] = bool(volumes.get("implausible_outputs"))
     row["met"] = bool(
