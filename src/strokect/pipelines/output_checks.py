@@ -156,8 +156,7 @@ def _mirrored(volume: Volume, lesion: np.ndarray, symmetry) -> tuple[float, floa
     as_float = volume.with_array(lesion.astype(np.float32))
     mirrored = np.asarray(mirror(as_float, symmetry, interpolation="nearest").array) > 0.5
     both = int(np.count_nonzero(lesion & mirrored))
-    voxel_ml = float(np.prod(volume.spacing_mm)) / 1000.0
-    return both / int(np.count_nonzero(lesion)), both * voxel_ml
+    return both / int(np.count_nonzero(lesion)), both * volume.voxel_volume_ml
 
 
 def _warn(findings: list[dict]) -> None:
