@@ -97,6 +97,26 @@ def test_segment_writes_outputs_with_input_geometry(toy_run, tmp_path):
     assert "Doe" not in text and "PatientName" not in text
 
 
+def test_test_time_mirror_is_a_segment_option_of_every_method(toy_run, tmp_path):
+    from strokect.methods.registry import available_methods, get_method_class
+    from strokect.pipelines.segment import split_options
+
+    run, case, _ = toy_run
+    plain = segment(case, tmp_path / "plain", weights=run)
+    mirrored = segment(case, tmp_path / "mirror", weights=run, options=["test_time_mirror=true"])
+    prov = json.loads(mirrored.paths["provenance"].read_text())
+    assert prov["config"]["test_time_mirror"] is True and prov["inference_plan"]["mirror"] is True
+    assert json.loads(plain.paths["provenance"].read_text())["inference_plan"]["mirror"] is False
+    p0 = read_volume(plain.paths["probability"]).array
+    p1 = read_volume(mirrored.paths["probability"]).array
+    assert p0.shape == p1.shape and not np.allclose(p0, p1)  # random weights: not symmetric
+    for name in available_methods():
+        assert split_options(get_method_class(name), ["test_time_mirror=true"]) == (
+            ["test_time_mirror=true"],
+            [],
+        )
+
+
 def test_python_api_returns_volumes_without_writing(toy_run, tmp_path):
     import strokect
 

@@ -81,3 +81,44 @@ def test_bad_plans_are_refused():
         InferencePlan(overlap=1.0)
     with pytest.raises(ValueError, match="batch_size"):
         InferencePlan(batch_size=0)
+
+
+def test_mirror_averages_the_flipped_back_prediction_of_every_member():
+    rng = np.random.default_rng(2)
+    image = rng.normal(size=(2, 3, 8, 11)).astype(np.float32)
+    ramp = torch.linspace(0.0, 1.0, 16)  # padded width: the predictor sees 16 columns
+
+    def skewed(x):  # not left-right equivariant: weights the right side more
+        return x[:, :1] * ramp
+
+    plan = InferencePlan(pad_multiple=16)
+    plain = predict_volume(image, [(skewed, [])], plan=plan)
+    mirrored = predict_volume(
+        image, [(skewed, [])], plan=InferencePlan(pad_multiple=16, mirror=True)
+    )
+    # by hand on the padded slices: mean of f(x) and flip(f(flip(x))), then cropped
+    x = torch.nn.functional.pad(torch.from_numpy(image).permute(1, 0, 2, 3), (0, 5, 0, 8))
+    a, b = skewed(x), skewed(x.flip(-1)).flip(-1)
+    want_mean = ((a + b) / 2)[:, 0, :8, :11].numpy()
+    want_var = (((a - b) / 2) ** 2)[:, 0, :8, :11].numpy()
+    np.testing.assert_allclose(plain[0], a[:, 0, :8, :11].numpy(), atol=1e-6)
+    np.testing.assert_allclose(mirrored[0], want_mean, atol=1e-6)
+    np.testing.assert_allclose(mirrored[1], want_var, atol=1e-6)
+    assert not np.allclose(mirrored[0], plain[0])
+    # a left-right equivariant predictor is unchanged, and its variance stays 0
+    same = predict_volume(image, [(_sum_predictor, [])], plan=InferencePlan(mirror=True))
+    np.testing.assert_allclose(same[0], image.sum(0), atol=1e-5)
+    assert same[1].max() < 1e-10
+
+
+def test_mirror_keeps_samples_member_major():
+    image = np.ones((1, 1, 4, 4), np.float32)
+    seen = []
+
+    def per_member(samples, n_members):
+        seen.append((samples.shape[0], n_members, samples[:, 0, 0, 0, 0].tolist()))
+        return samples.mean(0)
+
+    members = [(lambda x: x * 2, []), (lambda x: x * 3, [])]
+    predict_volume(image, members, plan=InferencePlan(mirror=True), combine=per_member)
+    assert seen == [(4, 2, [2.0, 2.0, 3.0, 3.0])]

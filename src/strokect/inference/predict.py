@@ -52,6 +52,12 @@ class InferencePlan:
     threads : int or None
         Torch CPU threads the prediction runs best with, measured per method (None: the
         segment pipeline's default; ``--threads`` overrides both).
+    mirror : bool
+        Test-time mirroring: every member also predicts the slices flipped left-right (the
+        last array axis), and its flipped-back output joins its samples, so ``combine`` sees
+        twice as many samples per member (member-major: a member's own samples, then its
+        mirrored ones) and the variance includes the disagreement between the two. Doubles the
+        network time.
     """
 
     pad_multiple: int = 1
@@ -61,6 +67,7 @@ class InferencePlan:
     batch_size: int = 1
     tile_batch_size: int = 16
     threads: int | None = None
+    mirror: bool = False
 
     def __post_init__(self) -> None:
         checks = {
@@ -131,8 +138,15 @@ def predict_volume(
         for pred, nets in members
     ]
 
+    def samples(sampler, x: torch.Tensor) -> torch.Tensor:
+        return sampler(x) if isinstance(sampler, SampledPredictor) else sampler(x)[None]
+
     def predict_batch(x: torch.Tensor) -> torch.Tensor:
-        parts = [s(x) if isinstance(s, SampledPredictor) else s(x)[None] for s in samplers]
+        parts = []
+        for sampler in samplers:
+            parts.append(samples(sampler, x))
+            if plan.mirror:
+                parts.append(samples(sampler, x.flip(-1)).flip(-1))
         return combine(torch.cat(parts, dim=0), len(samplers))
 
     zs = [z for z in range(n_z) if roi is None or roi[z].any()]

@@ -83,6 +83,7 @@ from strokect.io.volume import Volume
 
 __all__ = [
     "OUTPUT_KINDS",
+    "SHARED_INFERENCE_OPTIONS",
     "CalibrationSearch",
     "InputRoles",
     "Method",
@@ -91,6 +92,10 @@ __all__ = [
     "TrainContext",
     "output_volume",
 ]
+
+#: `MethodConfig` keys every method's ``strokect segment --set`` may change, besides the
+#: method's own ``inference_options``.
+SHARED_INFERENCE_OPTIONS = ("test_time_mirror",)
 
 #: What a named output of `Method.finalize` is (``Volume.metadata["kind"]``).
 OUTPUT_KINDS = ("mask", "probability", "uncertainty", "map", "image")
@@ -199,11 +204,17 @@ class MethodConfig:
         ``monitor`` value; None disables early stopping.
     val_every_epochs : int
         Validate every this many epochs (and after the last one).
+    test_time_mirror : bool
+        Prediction also runs on the slices flipped left-right and averages the flipped-back
+        output in (`strokect.inference.InferencePlan.mirror`; ours, off by default: no paper
+        of the four uses it). Stored with the weights, so a calibration chosen with it is
+        applied with it; ``--set test_time_mirror=false`` turns it off at `segment`.
     """
 
     max_epochs: int = bounded(100, ge=1)
     patience: int | None = bounded(None, ge=1)
     val_every_epochs: int = bounded(1, ge=1)
+    test_time_mirror: bool = False
 
     def __post_init__(self) -> None:
         check_bounds(self)
@@ -287,7 +298,8 @@ class Method(abc.ABC):
     reference_roles : dict
         Output name -> the dataset mask role it is compared with (e.g. ``{"mask": "core"}``).
     inference_options : tuple of str
-        Config keys ``strokect segment --set`` may change (others must match the weights).
+        Config keys ``strokect segment --set`` may change (others must match the weights);
+        those of `SHARED_INFERENCE_OPTIONS` are allowed for every method.
     calibration_cls : dataclass type or None
         The typed calibration: post-processing parameters chosen on cross-validation
         predictions, saved in checkpoints and read back by ``segment``.
@@ -446,6 +458,14 @@ class Method(abc.ABC):
     def inference_plan(self) -> InferencePlan:
         """How the pipeline runs the predictor (padding, tiles, MC passes, batch size)."""
         return InferencePlan()
+
+    def prediction_plan(self) -> InferencePlan:
+        """`inference_plan` with the settings every method shares applied (``test_time_mirror``
+        of `MethodConfig`): the plan the pipelines run. Not overridden by methods."""
+        plan = self.inference_plan()
+        if getattr(self.config, "test_time_mirror", False):
+            plan = dataclasses.replace(plan, mirror=True)
+        return plan
 
     @abc.abstractmethod
     def predictor(self, networks: Networks) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -68,7 +68,7 @@ def evaluate_heldout(
         "test_root": str(test_root),
         "calibration": None if calibration is None else config_to_dict(calibration),
         "n_models": len(models),
-        "inference_plan": dataclasses.asdict(method.inference_plan()),
+        "inference_plan": dataclasses.asdict(method.prediction_plan()),
         "test_mean_dice": float(np.mean(dice)),
         "test_median_dice": float(np.median(dice)),
         "test_cases": test,

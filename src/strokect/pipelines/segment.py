@@ -115,22 +115,25 @@ def split_options(method_cls, options: Sequence[str]) -> tuple[list[str], list[s
     """Split ``--set key=value`` options into config overrides and calibration overrides.
 
     A key of the method's calibration overrides the calibration; a key in the method's
-    ``inference_options`` overrides the config; any other key is refused (it would not fit the
-    weights, or is unknown).
+    ``inference_options`` or in `SHARED_INFERENCE_OPTIONS` overrides the config; any other key
+    is refused (it would not fit the weights, or is unknown).
     """
+    from strokect.methods.base import SHARED_INFERENCE_OPTIONS
+
     cal_fields = (
         {f.name for f in dataclasses.fields(method_cls.calibration_cls)}
         if method_cls.calibration_cls is not None
         else set()
     )
     config_fields = {f.name for f in dataclasses.fields(method_cls.config_cls)}
-    allowed = sorted(cal_fields | set(method_cls.inference_options))
+    inference = set(method_cls.inference_options) | set(SHARED_INFERENCE_OPTIONS)
+    allowed = sorted(cal_fields | inference)
     config_over, cal_over = [], []
     for item in options:
         key = item.partition("=")[0].strip()
         if key in cal_fields:
             cal_over.append(item)
-        elif key in method_cls.inference_options:
+        elif key in inference:
             config_over.append(item)
         else:
             what = "a training setting fixed by the weights" if key in config_fields else "unknown"
@@ -382,7 +385,7 @@ def predict_prepared(
     return predict_volume(
         prepared.image,
         [(m.predictor(nets), list(nets.values())) for m, nets in models],
-        plan=first.inference_plan(),
+        plan=first.prediction_plan(),
         combine=first.combine,
         roi=prepared.roi,
         seed=seed,
@@ -411,7 +414,7 @@ def _predict(run: _Run, paths: list[Path]):
         models, calibration = load(paths, method=run.method, options=run.options, device=run.device)
     first = models[0][0]
     if run.threads is None:  # the method's measured choice, else the pipeline's default
-        run.threads = first.inference_plan().threads or DEFAULT_THREADS
+        run.threads = first.prediction_plan().threads or DEFAULT_THREADS
         _set_threads(run.threads)
     roles = first.input_roles()
     missing = [r for r in roles.required if r not in run.inputs.roles]
@@ -442,7 +445,7 @@ def _predict(run: _Run, paths: list[Path]):
         prepared = first.prepare(volumes)
         prepared.case_id = run.inputs.case_id
     run.domain = _domain_check(first, volumes, prepared)
-    plan = first.inference_plan()
+    plan = first.prediction_plan()
     n_slices = prepared.image.shape[1]
     if prepared.roi is not None:
         n_slices = int(prepared.roi.reshape(n_slices, -1).any(1).sum())
