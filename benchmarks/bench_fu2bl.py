@@ -5,7 +5,7 @@ Run: ``.venv/bin/python benchmarks/bench_fu2bl.py [--weights RUN_OR_MODEL] [--re
 1. **Segment a 512x512x32 follow-up NCCT** (phantom `full` preset, 0.45 mm pixels, 32 slices of
    4.69 mm): a fresh ``strokect segment --method fu2bl`` process per run (start-up, reading, brain
    mask, the generator on every slice of the network grid per ensemble member, resampling back,
-   writing every output), wall time and peak RSS (``ru_maxrss``), fp32 and bf16, one thread and
+   writing every output), wall time and peak RSS (the child's VmHWM), fp32 and bf16, one thread and
    two. Runs alternate so all see the same machine load.
 2. **Generator forward on 32 slices**: the shipped size (16 filters, 128x128 slices of 2 mm)
    against the paper's (64 filters, the native 512x512 slices), random weights, one process, two

@@ -8,7 +8,8 @@ pipeline), unpacked with ``git archive`` into a temporary folder and put first o
 ``python -c 'strokect.cli.main.main(...)' segment CASE -o OUT``, so every wall time includes
 interpreter start-up, imports, reading, preprocessing, 5 models x 3 MC passes (the shipped
 CT+CBF+CBV ensemble), post-processing and writing every output. Peak RSS is the process's own
-``ru_maxrss``. Runs alternate before/after so both see the same machine load.
+VmHWM (``ru_maxrss`` would include the parent's peak: Linux keeps it across exec). Runs
+alternate before/after so both see the same machine load.
 
 Cases (phantom ``synth_case(15, "isles", kind="ischemic")``, CT + CBF + CBV as NIfTI):
 256x256x16 (the slab tiled to 16 slices) and 512x512x32 (each pixel repeated 2x2 at half the
@@ -39,10 +40,16 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Peak RSS of the child is its VmHWM, not ``ru_maxrss``: Linux keeps ``ru_maxrss`` across
+# fork + exec, so a child reported the parent's peak when the parent (which synthesized the
+# input) had used more memory than the child (before 2026-12-07 these scripts printed that).
 CHILD = r"""
-import atexit, resource, sys
-atexit.register(lambda: print("RSS_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                              file=sys.stderr))
+import atexit, sys
+def _peak_mb():
+    with open("/proc/self/status") as status:
+        line = next(l for l in status if l.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+atexit.register(lambda: print("RSS_MB", _peak_mb(), file=sys.stderr))
 from strokect.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """

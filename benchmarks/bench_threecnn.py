@@ -13,7 +13,7 @@ Run: ``.venv/bin/python benchmarks/bench_threecnn.py [--weights RUN_OR_MODEL] [-
    4.69 mm, so the network grid is resliced to 5 mm and 1 mm): a fresh ``strokect segment
    --method threecnn`` process per run (start-up, reading, masks, the dense CNNs of every ensemble
    member: 2 for the shipped single-CNN weights, 4 for a three-CNN run; resampling back, writing
-   every output), wall time and peak RSS (``ru_maxrss``), fp32
+   every output), wall time and peak RSS (the child's VmHWM), fp32
    and bf16, one thread and two. Runs alternate so all see the same machine load.
 """
 
@@ -31,10 +31,16 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+# Peak RSS of the child is its VmHWM, not ``ru_maxrss``: Linux keeps ``ru_maxrss`` across
+# fork + exec, so a child reported the parent's peak when the parent (which synthesized the
+# input) had used more memory than the child (before 2026-12-07 these scripts printed that).
 CHILD = r"""
-import atexit, resource, sys
-atexit.register(lambda: print("RSS_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                              file=sys.stderr))
+import atexit, sys
+def _peak_mb():
+    with open("/proc/self/status") as status:
+        line = next(l for l in status if l.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+atexit.register(lambda: print("RSS_MB", _peak_mb(), file=sys.stderr))
 from strokect.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
