@@ -206,9 +206,9 @@ class MethodConfig:
         Validate every this many epochs (and after the last one).
     test_time_mirror : bool
         Prediction also runs on the slices flipped left-right and averages the flipped-back
-        output in (`strokect.inference.InferencePlan.mirror`; ours, off by default: no paper
-        of the four uses it). Stored with the weights, so a calibration chosen with it is
-        applied with it; ``--set test_time_mirror=false`` turns it off at `segment`.
+        output in (`strokect.inference.InferencePlan.mirror`; ours, off by default). Stored
+        with the weights, so a calibration chosen with it is applied with it; ``--set
+        test_time_mirror=true|false`` changes it at `segment`.
     """
 
     max_epochs: int = bounded(100, ge=1)
