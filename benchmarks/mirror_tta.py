@@ -88,7 +88,7 @@ def run(name: str, train: Path, heldout: Path) -> dict:
             out = models[0][0].finalize(p, combined, calibration)
             mask = out[models[0][0].primary_output].array > 0
             scores = evaluate_masks(mask, p.label > 0, spacing_mm=p.target.spacing_mm)
-            ref_ml = float(p.label.sum() * p.target.voxel_volume_ml)
+            ref_ml = float((p.label > 0).sum() * p.target.voxel_volume_ml)
             found_ml = float(mask.sum() * p.target.voxel_volume_ml)
             rows.append({"case_id": cid, "dice": float(scores["dice"]), "reference_ml": ref_ml,
                          "found_ml": found_ml})  # fmt: skip
