@@ -463,7 +463,7 @@ class Method(abc.ABC):
         """`inference_plan` with the settings every method shares applied (``test_time_mirror``
         of `MethodConfig`): the plan the pipelines run. Not overridden by methods."""
         plan = self.inference_plan()
-        if getattr(self.config, "test_time_mirror", False):
+        if self.config.test_time_mirror:
             plan = dataclasses.replace(plan, mirror=True)
         return plan
 
