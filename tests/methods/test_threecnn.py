@@ -281,6 +281,7 @@ def test_train_calibrates_each_network_on_its_own_cases(tiny_run):
         )
         assert searches[name]["output"] == f"infarct_{name}"
     assert searches["hemorrhage"]["n_cases"] == 6
+    assert searches["hemorrhage"]["output"] == "hemorrhage_cnn"  # not the HU detector's mask
     smallest = searches["smallest infarct component"]
     assert smallest["output"] == "infarct" and smallest["n_cases"] == 6
     assert cal["calibration"]["min_size_ml"] in MIN_SIZE_GRID_ML
@@ -310,7 +311,8 @@ def test_segment_outputs_on_input_grid(tiny_run, tmp_path):
     )
     rows = (tmp_path / "out" / "volumes.csv").read_text().splitlines()
     assert {r.split(",")[2] for r in rows[1:]} == {
-        "infarct", "hemorrhage", "infarct_severe", "infarct_intermediate", "infarct_subtle"
+        "infarct", "hemorrhage", "hemorrhage_cnn", "infarct_severe", "infarct_intermediate",
+        "infarct_subtle",
     }  # fmt: skip
     # the HU detector instead of the hemorrhage CNN
     hu = segment({"ncct_followup": case.images["ncct_followup"]}, method="threecnn",
@@ -342,16 +344,47 @@ def test_cutoff_searches_paper_and_final_infarct():
         ("severe", "infarct_severe", "infarct_nonhem"),
         ("intermediate", "infarct_intermediate", "infarct_nonhem"),
         ("subtle", "infarct_subtle", "infarct_nonhem"),
-        ("hemorrhage", "hemorrhage", "hemorrhage_label"),
+        ("hemorrhage", "hemorrhage_cnn", "hemorrhage_label"),
         ("smallest infarct component", "infarct", "label"),
     ]
     assert all(s.select is not None for s in paper[:3])
     assert paper[-1].grid == {"min_size_ml": MIN_SIZE_GRID_ML} and MIN_SIZE_GRID_ML[0] == 0.0
     union = ThreeCnnMethod(ThreeCnnConfig(cutoff_search="all")).calibration_searches()
-    assert [s.output for s in union] == ["infarct"] * 6 + ["hemorrhage", "infarct"]
+    assert [s.output for s in union] == ["infarct"] * 6 + ["hemorrhage_cnn", "infarct"]
     assert [next(iter(s.grid)) for s in union[:3]] == [f"cutoff_{c}" for c in CLASSES]
     single = ThreeCnnMethod(ThreeCnnConfig(variant="single")).calibration_searches()
-    assert [s.output for s in single] == ["infarct_single", "hemorrhage", "infarct"]
+    assert [s.output for s in single] == ["infarct_single", "hemorrhage_cnn", "infarct"]
+
+
+def test_hemorrhage_cutoff_is_calibrated_on_the_cnn_mask_whatever_the_detector(followup):
+    """With the HU detector added back as `hemorrhage` (the default), that output ignores the
+    hemorrhage CNN's cut-off; the search must score `hemorrhage_cnn`, which follows it (a search
+    on `hemorrhage` kept the grid's first value, 0.05, and 11 mL of false CNN hemorrhage)."""
+    from strokect.methods.threecnn.config import ThreeCnnCalibration
+
+    for detector in ("hu", "cnn"):
+        method = ThreeCnnMethod(ThreeCnnConfig(variant="single", hemorrhage_detector=detector))
+        search = [s for s in method.calibration_searches() if s.name == "hemorrhage"]
+        assert [(s.output, next(iter(s.grid))) for s in search] == [
+            ("hemorrhage_cnn", "cutoff_hemorrhage")
+        ]
+        prepared = method.prepare({"ncct_followup": followup.followup["ncct_followup"]})
+        shape = prepared.image.shape[1:]
+        combined = np.zeros((2, *shape), np.float32)
+        combined[1] = np.linspace(0.0, 1.0, shape[-1], dtype=np.float32)  # a ramp across x
+        out = {
+            cut: method.finalize(prepared, combined, ThreeCnnCalibration(cutoff_hemorrhage=cut))
+            for cut in (0.3, 0.7)
+        }
+        cnn = [out[c]["hemorrhage_cnn"].array > 0 for c in (0.3, 0.7)]
+        assert cnn[0].sum() > cnn[1].sum() > 0 and not (cnn[1] & ~cnn[0]).any()
+        added = [out[c]["hemorrhage"].array > 0 for c in (0.3, 0.7)]
+        if detector == "hu":
+            assert np.array_equal(added[0], added[1])
+            assert np.array_equal(added[0], prepared.data["hemorrhage_hu"])
+        else:
+            assert all(np.array_equal(a, c) for a, c in zip(added, cnn, strict=True))
+        assert out[0.3]["hemorrhage_cnn"].metadata["label"] == "hemorrhage"
 
 
 def test_median_normalization_removes_a_scanner_offset(followup):

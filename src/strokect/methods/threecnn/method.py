@@ -304,6 +304,8 @@ class ThreeCnnMethod(Method):
                                   spacing_mm=grid.spacing_mm)  # fmt: skip
         for name, mask in class_masks.items():
             outputs[f"infarct_{name}"] = output_volume(grid, mask & infarct, "mask", label=name)
+        # the CNN's own mask, whichever detector is added back: its cut-off is calibrated on it
+        outputs["hemorrhage_cnn"] = output_volume(grid, hemorrhage, "mask", label="hemorrhage")
         if self.config.hemorrhage_detector == "hu":
             hemorrhage = prepared.data["hemorrhage_hu"]
         outputs["hemorrhage"] = output_volume(grid, hemorrhage, "mask", label="hemorrhage")
@@ -323,8 +325,9 @@ class ThreeCnnMethod(Method):
         ``"class"`` (paper: 20 validation scans per CNN): a class CNN on the cases of its class,
         its own mask against the infarct without hemorrhage; the single CNN on every case with
         an infarct. ``"all"``: each infarct CNN by the Dice of the final infarct on every case,
-        two rounds. Both: the hemorrhage CNN on every case against the hemorrhage mask (a case
-        without hemorrhage scores 1 only with an empty mask), last.
+        two rounds. Both: the hemorrhage CNN's own mask (``hemorrhage_cnn``, whichever detector
+        is added back) on every case against the hemorrhage mask (a case without hemorrhage
+        scores 1 only with an empty mask); then the smallest infarct component.
         """
         infarct_nets = [n for n in self.networks if n != "hemorrhage"]
         searches = []
@@ -342,8 +345,10 @@ class ThreeCnnMethod(Method):
                     CalibrationSearch({f"cutoff_{name}": CUTOFF_GRID}, output=f"infarct_{name}",
                                       reference="infarct_nonhem", select=select, name=name)
                 )  # fmt: skip
+        # scored on the CNN's own mask: with the HU detector added back as `hemorrhage`, that
+        # output does not depend on the cut-off and the search would keep the grid's first value
         searches.append(
-            CalibrationSearch({"cutoff_hemorrhage": CUTOFF_GRID}, output="hemorrhage",
+            CalibrationSearch({"cutoff_hemorrhage": CUTOFF_GRID}, output="hemorrhage_cnn",
                               reference="hemorrhage_label", name="hemorrhage")
         )  # fmt: skip
         # ours: the smallest infarct component, on the final infarct against the reference
