@@ -66,6 +66,9 @@ class SearchResult:
     n_cases: int
     objective: str
     table: list[dict[str, Any]] = field(default_factory=list)
+    #: every candidate gave every case the same scores: the choice is the first candidate, not
+    #: the data's (e.g. a cut-off searched on an output that does not use it)
+    flat: bool = False
 
 
 def score_masks(
@@ -156,4 +159,5 @@ def grid_search(
         n_cases=len(case_scores),
         objective=objective.describe(),
         table=table,
+        flat=len(combos) > 1 and bool(np.all(values == values[:1])),
     )

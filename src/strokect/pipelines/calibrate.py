@@ -136,6 +136,12 @@ def search_calibration(
         }
         scorers = [case_scorer(method, p, c, **options) for _, p, c in used]
         result = grid_search(search.grid, scorers, objective)
+        if result.flat:
+            warn(
+                f"{run_dir or 'calibration'}: the {label} search gives every case the same "
+                f"score at every value of {', '.join(search.grid)}: {result.best} is the grid's "
+                f"first value, not a choice made by the data (does `{search.output}` use it?)"
+            )
         chosen.update(result.best)
         prefix = "" if len(all_searches) == 1 else f"{label}_"
         info.update({f"cv_mean_{prefix}{k}": v for k, v in result.means.items()})
@@ -147,6 +153,7 @@ def search_calibration(
                 "n_cases": len(used),
                 "objective": result.objective,
                 "best": dict(result.best),
+                "flat": result.flat,
                 "cv_cases": {
                     cid: {k: v for k, v in score(result.best).items() if k != "hd_substituted"}
                     for (cid, _, _), score in zip(used, scorers, strict=True)
