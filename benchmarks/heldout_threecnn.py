@@ -65,7 +65,7 @@ def evaluate(weights: str, data: Path, options: list[str]) -> dict:
         pred = out["infarct"].array > 0
         hem_ref = prepared.data["hemorrhage_label"] > 0
         # the hemorrhage CNN's own mask (``hemorrhage`` is the configured detector's)
-        hem_cnn = out["probability_hemorrhage"].array >= calibration.cutoff_hemorrhage
+        hem_cnn = out["hemorrhage_cnn"].array > 0
         hem_hu = prepared.data["hemorrhage_hu"]
         # segment's output checks on the final infarct (too large / mirror-symmetric); the
         # output grid of threecnn is the input CT itself, so it is not read again
