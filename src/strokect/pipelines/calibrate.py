@@ -136,11 +136,12 @@ def search_calibration(
         }
         scorers = [case_scorer(method, p, c, **options) for _, p, c in used]
         result = grid_search(search.grid, scorers, objective)
+        output = search.output or method.primary_output
         if result.flat:
             warn(
                 f"{run_dir or 'calibration'}: the {label} search gives every case the same "
                 f"score at every value of {', '.join(search.grid)}: {result.best} is the grid's "
-                f"first value, not a choice made by the data (does `{search.output}` use it?)"
+                f"first value, not a choice made by the data (does `{output}` use it?)"
             )
         chosen.update(result.best)
         prefix = "" if len(all_searches) == 1 else f"{label}_"
@@ -148,7 +149,7 @@ def search_calibration(
         searches.append(
             {
                 "name": label,
-                "output": search.output or method.primary_output,
+                "output": output,
                 "reference": search.reference,
                 "n_cases": len(used),
                 "objective": result.objective,
