@@ -14,6 +14,18 @@ from tests.conftest import shared_path
 NAME = "threecnn_ncct_followup"
 
 
+def test_missing_input_error_names_what_the_shipped_model_needs():
+    """A plain CT (roles ct/ncct) for a follow-up method: the one line names the role to give."""
+    from strokect.errors import InputError
+    from strokect.methods.registry import default_weights
+
+    with pytest.raises(InputError) as err:
+        default_weights("threecnn", ["ct", "ncct"])
+    msg = str(err.value)
+    assert f"{NAME} (inputs: ncct_followup)" in msg
+    assert "--input ROLE=PATH" in msg and "\n" not in msg
+
+
 def test_shipped_model_is_small_calibrated_and_carries_its_domain():
     files = shipped_models("threecnn")[NAME]
     assert len(files) >= 1

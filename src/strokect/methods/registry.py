@@ -83,12 +83,16 @@ def default_weights(method: str, available: Iterable[str]) -> list[Path]:
     models = shipped_models(method)
     usable = [m for m in models if set(model_roles(m)) <= available]
     if not usable:
-        shipped = ", ".join(sorted(models)) or "none"
+        shipped = (
+            ", ".join(f"{m} (inputs: {' '.join(model_roles(m))})" for m in sorted(models))
+            or "none"
+        )
         notes = get_method_class(method).role_notes
         needs = sorted({r for m in models for r in model_roles(m) if r not in available})
         described = "".join(f"; {r} is {notes[r]}" for r in needs if r in notes)
         raise InputError(
             f"no shipped {method} model fits the inputs ({', '.join(sorted(available)) or 'none'}); "
-            f"shipped: {shipped}; give --weights or the inputs a shipped model needs{described}"
+            f"shipped: {shipped}; give --weights, or the missing inputs as --input ROLE=PATH"
+            f"{described}"
         )
     return models[max(usable, key=lambda m: len(model_roles(m)))]
