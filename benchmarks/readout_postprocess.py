@@ -32,7 +32,7 @@ import warnings
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
-from validate_readout import CORE_LABEL, FRAME_INTERVALS_S, NOISE_SD_HU, validation_preset
+from validate_readout import FRAME_INTERVALS_S, NOISE_SD_HU, validation_preset
 
 from strokect.perfusion import PerfusionConfig, compute_perfusion_maps, readout_from_maps
 from strokect.phantom import synth_case
