@@ -84,8 +84,7 @@ def default_weights(method: str, available: Iterable[str]) -> list[Path]:
     usable = [m for m in models if set(model_roles(m)) <= available]
     if not usable:
         shipped = (
-            ", ".join(f"{m} (inputs: {' '.join(model_roles(m))})" for m in sorted(models))
-            or "none"
+            ", ".join(f"{m} (inputs: {' '.join(model_roles(m))})" for m in sorted(models)) or "none"
         )
         notes = get_method_class(method).role_notes
         needs = sorted({r for m in models for r in model_roles(m) if r not in available})
