@@ -71,15 +71,24 @@ def masked_gauss(t: np.ndarray, tissue: np.ndarray, sigma: float) -> np.ndarray:
     return np.where(tissue, num / np.maximum(den, 1e-6), 0.0)
 
 
-def hypo_mask(variant: str, res, tissue: np.ndarray) -> tuple[np.ndarray, float]:
-    """Hypoperfusion mask of ``variant`` and the readout's core volume (mL)."""
+def smoothed_readout(variant: str, res, tissue: np.ndarray):
+    """`readout_from_maps` on the Tmax map as computed, or filtered in-plane for the median and
+    gauss variants."""
     cbf, tmax_map = res.maps["cbf"], res.maps["tmax"]
     t = np.nan_to_num(tmax_map.array.astype(np.float64))
     if variant.startswith("median"):
         t = masked_median(t, tissue, int(variant[len("median") :]))
     elif variant.startswith("gauss"):
         t = masked_gauss(t, tissue, float(variant[len("gauss") :]))
-    ro = readout_from_maps(cbf, tmax_map.with_array(t.astype(np.float32)), brain_mask=tissue)
+    return readout_from_maps(cbf, tmax_map.with_array(t.astype(np.float32)), brain_mask=tissue)
+
+
+def hypo_mask(variant: str, res, tissue: np.ndarray, default=None) -> tuple[np.ndarray, float]:
+    """Hypoperfusion mask of ``variant`` and the readout's core volume (mL); ``default``: the
+    readout of the unfiltered maps when already computed (the mask variants start from it)."""
+    cbf = res.maps["cbf"]
+    filtered = variant.startswith(("median", "gauss"))
+    ro = smoothed_readout(variant, res, tissue) if filtered or default is None else default
     hypo = ro.hypoperfusion.array > 0
     if variant == "fill2d":
         hypo = np.stack([ndimage.binary_fill_holes(s) for s in hypo]) & tissue
@@ -117,13 +126,14 @@ def score_run(
     truth = (case.acute["tmax"].array > 6.0) & tissue
     true_ml = float(truth.sum() * ml)
     fitted = model_fit_maps(case.acute["ctp"]) if model_fit else None
+    default = smoothed_readout("default", res, tissue)
     out = {}
     for v in VARIANTS + (("model_fit",) if model_fit else ()):
         if v == "model_fit":
             hypo, core_ml = hypo_mask("default", fitted, fitted.tissue_mask.array > 0)
             hypo &= tissue  # the same tissue mask: the fit changes CBF and Tmax only
         else:
-            hypo, core_ml = hypo_mask(v, res, tissue)
+            hypo, core_ml = hypo_mask(v, res, tissue, default)
         found = float(hypo.sum() * ml)
         total = int(hypo.sum() + truth.sum())
         out[v] = {
